@@ -2,4 +2,10 @@
 
 from __future__ import annotations
 
+from ._presets import PRESETS as PRESETS
+from ._presets import TagFormat as TagFormat
+from ._splitter import ReasoningSplitter as ReasoningSplitter
+
 __version__ = "0.1.0"
+
+__all__ = ["PRESETS", "ReasoningSplitter", "TagFormat", "__version__"]
