@@ -119,8 +119,17 @@ def test_implicit_end_stays_in_content() -> None:
     assert split(text, "qwen3") == ("call a tool\n", "<tool_call>{}</tool_call>")
 
 
-def test_implicit_end_is_only_a_marker_inside_reasoning() -> None:
-    assert split("<tool_call>{}</tool_call>", "qwen3") == ("", "<tool_call>{}</tool_call>")
+def test_after_a_tool_call_begins_markers_are_data() -> None:
+    call = '<tool_call>{"arguments": {"tag": "<think>x</think>"}}</tool_call>'
+    assert split(call, "qwen3") == ("", call)
+    assert split("<think>plan</think>" + call, "qwen3") == ("plan", call)
+    assert split("plan" + call, "qwen3_thinking") == ("plan", call)
+
+
+def test_a_tool_call_in_content_is_not_a_marker() -> None:
+    s = ReasoningSplitter("qwen3")
+    run(s, ["<tool_call>{}</tool_call>"])
+    assert not s.saw_marker
 
 
 def test_starting_inside_reasoning_without_closer_is_all_reasoning() -> None:
@@ -173,6 +182,7 @@ PRESET_SAMPLES = {
     "glm45": ("\nA.</think>B.", False),
     "kimi_k2": ("A.</think>B.", False),
     "minimax_m2": ("A.\n</think>\n\nB.", False),
+    "kimi_k3": ("A.<|close|>think<|sep|>B.", False),
     "seed_oss": ("<seed:think>A.</seed:think>B.", False),
     "mistral": ("[THINK]A.[/THINK]B.", False),
     "kimi": ("◁think▷A.◁/think▷B.", False),
@@ -238,7 +248,8 @@ def reference_split(text: str, fmt: TagFormat, starts_in_reasoning: bool) -> lis
             if closer is not None:
                 in_reasoning = False
                 if closer in fmt.implicit_ends:
-                    out.append(("content", closer))
+                    out.append(("content", text[i:]))
+                    break
                 else:
                     skip = True
                 i += len(closer)
@@ -250,6 +261,10 @@ def reference_split(text: str, fmt: TagFormat, starts_in_reasoning: bool) -> lis
                     out.append(("reasoning", "\n\n"))
             out.append(("reasoning", text[i]))
         else:
+            tool_call = next((e for e in fmt.implicit_ends if text.startswith(e, i)), None)
+            if tool_call is not None:
+                out.append(("content", text[i:]))
+                break
             opener = next((o for o in openers if text.startswith(o, i)), None)
             if opener is not None:
                 in_reasoning = block_start = skip = True
@@ -282,6 +297,7 @@ def chunkings(draw: st.DrawFn) -> tuple[str, list[str]]:
 
 
 PROPERTY_PRESETS = ["think", "deepseek_r1", "qwen3", "auto", "mistral", "granite", "gemma4"]
+PROPERTY_PRESETS += ["kimi_k3"]
 
 
 @settings(max_examples=300)

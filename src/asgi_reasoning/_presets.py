@@ -96,7 +96,13 @@ _FAMILY_PRESETS: Final[dict[str, TagFormat]] = {
         pairs=(THINK,),
         starts_in_reasoning=True,
         implicit_ends=("<|tool_calls_section_begin|>",),
-        models="Kimi-K2-Thinking, Kimi K2.5/K2.6 (pre-fill <think>)",
+        models="Kimi-K2-Thinking, Kimi K2.5/K2.6 (pre-fill <think>); not K2-Instruct",
+    ),
+    "kimi_k3": TagFormat(
+        pairs=(("<|open|>think<|sep|>", "<|close|>think<|sep|>"),),
+        starts_in_reasoning=True,
+        implicit_ends=("<|open|>response<|sep|>", "<|open|>tools<|sep|>"),
+        models="Kimi K3 (XTML channels; the template opens the think channel)",
     ),
     "minimax_m2": TagFormat(
         pairs=(THINK,),

@@ -16,7 +16,9 @@ Rules (DESIGN.md §4):
   may be writing about tags.
 - In content, only openers are markers: a closer there is text (content already released
   cannot be taken back).
-- An implicit end (Qwen3's ``<tool_call>``) ends reasoning and stays in content.
+- An implicit end (Qwen3's ``<tool_call>``) ends reasoning and stays in content. It starts a
+  tool call, so after it, in reasoning or content, no marker is recognised any more: tool
+  arguments may contain marker look-alikes.
 """
 
 from __future__ import annotations
@@ -53,7 +55,11 @@ class _MarkerSet:
         self.single = ordered[0] if len(ordered) == 1 else None
         # Text without this character can hold no marker, nor the start of one. With
         # markers of several first characters there is no such shortcut: "" is in every str.
-        self.trigger = self._by_first_char[0][0] if len(self._by_first_char) == 1 else ""
+        # With no markers, a noncharacter stands in: finding it only costs the slow path.
+        if len(self._by_first_char) == 1:
+            self.trigger = self._by_first_char[0][0]
+        else:
+            self.trigger = "\uffff" if not self._by_first_char else ""
         self._prefixes = frozenset(m[:i] for m in ordered for i in range(1, len(m)))
         self.max_hold = max(map(len, ordered), default=1) - 1
 
@@ -94,12 +100,14 @@ class _MarkerSet:
 class _Grammar:
     """A ``TagFormat`` compiled into the marker sets of each state."""
 
-    __slots__ = ("closers_after", "implicit_ends", "opener_list", "openers")
+    __slots__ = ("closers_after", "implicit_ends", "in_content", "none", "opener_list", "openers")
 
     def __init__(self, fmt: TagFormat) -> None:
         self.opener_list = tuple(dict.fromkeys(start for start, _ in fmt.pairs))
         self.openers = _MarkerSet(self.opener_list)
         self.implicit_ends = frozenset(fmt.implicit_ends)
+        self.in_content = _MarkerSet((*self.opener_list, *self.implicit_ends))
+        self.none = _MarkerSet(())
         closers: dict[str | None, set[str]] = {None: {end for _, end in fmt.pairs}}
         for start, end in fmt.pairs:
             closers.setdefault(start, set()).add(end)
@@ -243,26 +251,30 @@ class ReasoningSplitter:
                 self._release(segments, text[:held_from])
                 break
             self._release(segments, text[:at])
-            self.saw_marker = True
             text = text[at + len(marker) :]
+            if marker in self._grammar.implicit_ends:
+                # A tool call began: it stays content, and what follows is its arguments,
+                # where marker look-alikes are data (vLLM and SGLang split only once, too).
+                self.saw_marker |= self._kind == REASONING
+                self._enter(CONTENT, None, tool_call_began=True)
+                self._release(segments, marker)
+                continue
+            self.saw_marker = True
             if self._kind == CONTENT:
                 self._enter(REASONING, marker)
-            elif marker in self._grammar.implicit_ends:
-                self._enter(CONTENT, None)
-                self._release(segments, marker)
             else:
                 self._enter(CONTENT, None)
                 self._skip_whitespace = True
         return segments
 
-    def _enter(self, kind: Kind, opener: str | None) -> None:
+    def _enter(self, kind: Kind, opener: str | None, *, tool_call_began: bool = False) -> None:
         """The one place the state changes: into reasoning (after ``opener``) or content."""
         self._kind = kind
         if kind == REASONING:
             self._markers = self._grammar.closers_after[opener]
             self._at_block_start = self._block_is_new = self._skip_whitespace = True
         else:
-            self._markers = self._grammar.openers
+            self._markers = self._grammar.none if tool_call_began else self._grammar.in_content
             self._at_block_start = self._block_is_new = self._skip_whitespace = False
         self._trigger = self._markers.trigger
         self._is_calm = False
