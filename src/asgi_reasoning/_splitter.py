@@ -23,6 +23,7 @@ Rules (DESIGN.md §4):
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
@@ -44,7 +45,7 @@ BLOCK_SEPARATOR: Final = "\n\n"
 class _MarkerSet:
     """The markers looked for in one state, with what it takes to find them fast."""
 
-    __slots__ = ("_by_first_char", "_prefixes", "max_hold", "single", "trigger")
+    __slots__ = ("_by_first_char", "_prefixes", "first_chars_json", "max_hold", "single", "trigger")
 
     def __init__(self, markers: Iterable[str]) -> None:
         ordered = sorted(set(markers))
@@ -53,6 +54,10 @@ class _MarkerSet:
             by_first_char.setdefault(marker[0], []).append(marker)
         self._by_first_char = tuple((c, tuple(ms)) for c, ms in by_first_char.items())
         self.single = ordered[0] if len(ordered) == 1 else None
+        # How each first character looks inside a JSON string (escaped when JSON must).
+        self.first_chars_json = tuple(
+            json.dumps(c, ensure_ascii=False)[1:-1].encode() for c in by_first_char
+        )
         # Text without this character can hold no marker, nor the start of one. With
         # markers of several first characters there is no such shortcut: "" is in every str.
         # With no markers, a noncharacter stands in: finding it only costs the slow path.
@@ -199,6 +204,11 @@ class ReasoningSplitter:
     @property
     def in_reasoning(self) -> bool:
         return self._kind == REASONING
+
+    @property
+    def holds_text(self) -> bool:
+        """Whether text waits for the next piece to tell if it starts a marker."""
+        return bool(self._held)
 
     @property
     def has_reasoning(self) -> bool:

@@ -1,0 +1,114 @@
+"""Response bodies, bytes in and bytes out: a streamed SSE body, or a whole JSON body.
+
+Everything not understood goes out as the original bytes. Sans-I/O like the modules it
+joins: ``_sse`` (framing), ``_completion`` (chat-completion objects), ``_json``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Final
+
+from . import _json
+from ._completion import ChunkRewriter, rewrite_completion
+from ._splitter import compile_grammar
+from ._sse import SSEEvent, SSEParser, SSERaw, encode_event
+
+if TYPE_CHECKING:
+    from ._policy import Policy
+
+logger = logging.getLogger("asgi_reasoning")
+
+DONE: Final = b"[DONE]"
+# Bytes that send a chunk to the JSON parser even when no choice is inside reasoning: a
+# JSON escape may hide a marker ("\u003cthink\u003e", as Go servers write "<"), and a
+# server-side reasoning field must be seen to know the server splits by itself.
+ALWAYS_INSPECT: Final = (b"\\u", b'"reasoning')
+DEFAULT_FRAMING: Final = SSEEvent(raw=b"data: \n\n", data=b"", line_ending=b"\n")
+
+
+def rewrite_json_body(body: bytes, policy: Policy) -> bytes | None:
+    """The rewritten ``chat.completion`` body, or ``None`` to send the original."""
+    try:
+        completion = _json.loads(body)
+    except _json.JSONDecodeError:
+        logger.debug("response body is not JSON; passed through")
+        return None
+    try:
+        rewritten = rewrite_completion(completion, policy)
+        return None if rewritten is None else _json.dumps(rewritten)
+    except Exception:
+        # Fail open: a shape nobody foresaw must not cost the client its response.
+        logger.exception("could not rewrite a chat.completion body; passed through")
+        return None
+
+
+class SSEBodyRewriter:
+    """Rewrites one ``text/event-stream`` body, chunk by chunk, as it is sent."""
+
+    def __init__(self, policy: Policy, *, choice_count: int = 1) -> None:
+        self._parser = SSEParser()
+        self._chunks = ChunkRewriter(policy, choice_count=choice_count)
+        grammar = compile_grammar(policy.tag_format)
+        self._triggers = (*grammar.in_content.first_chars_json, *ALWAYS_INSPECT)
+        self._framing = DEFAULT_FRAMING
+        self._has_logged_unknown = False
+        self._has_failed = False
+
+    def feed(self, body: bytes) -> bytes:
+        """The bytes to send for this piece of the body."""
+        if self._has_failed:
+            return body
+        items = self._parser.feed(body)
+        try:
+            return self._render(items)
+        except Exception:
+            return self._fail_open(items)
+
+    def finish(self) -> bytes:
+        """The bytes that end the body: what the splitters and the parser still held."""
+        if self._has_failed:
+            return b""
+        items = self._parser.finish()
+        try:
+            return self._encode(self._framing, self._chunks.flush()) + self._render(items)
+        except Exception:
+            return self._fail_open(items)
+
+    def _fail_open(self, items: list[SSEEvent | SSERaw]) -> bytes:
+        # A shape nobody foresaw: the rest of the stream goes out as the app sent it.
+        logger.exception("could not rewrite an SSE chunk; the rest of the stream passes through")
+        self._has_failed = True
+        return b"".join(item.raw for item in (*items, *self._parser.finish()))
+
+    def _render(self, items: list[SSEEvent | SSERaw]) -> bytes:
+        if len(items) == 1:
+            return self._render_one(items[0])
+        return b"".join(map(self._render_one, items))
+
+    def _render_one(self, item: SSEEvent | SSERaw) -> bytes:
+        if isinstance(item, SSERaw) or item.data is None:
+            return item.raw
+        data = item.data
+        if data == DONE:
+            return self._encode(item, self._chunks.flush()) + item.raw
+        self._framing = item
+        if self._chunks.is_idle and not any(t in data for t in self._triggers):
+            return item.raw
+        try:
+            chunk = _json.loads(data)
+        except _json.JSONDecodeError:
+            self._log_unknown("an SSE data field is not JSON")
+            return item.raw
+        rewritten = self._chunks.rewrite(chunk)
+        if rewritten is None:
+            return item.raw
+        return self._encode(item, rewritten)
+
+    def _encode(self, framing: SSEEvent, chunks: list[dict[str, object]]) -> bytes:
+        return b"".join(encode_event(framing, _json.dumps(chunk)) for chunk in chunks)
+
+    def _log_unknown(self, what: str) -> None:
+        if not self._has_logged_unknown:
+            self._has_logged_unknown = True
+            logger.debug("%s; passed through unchanged", what)

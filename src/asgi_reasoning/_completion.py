@@ -1,0 +1,283 @@
+"""Rewrite chat-completion objects: a streamed chunk at a time, or a whole completion.
+
+Plain dicts in, plain dicts out, one ``ReasoningSplitter`` per ``choices[].index``. ``None``
+from a rewrite means "unchanged": the caller forwards the original bytes.
+
+Intentional divergences:
+
+1. A delta whose text yields several runs of different kinds (``a<think>b</think>c`` in one
+   token) becomes one chunk per run, in text order; ``role`` stays on the first, and
+   ``tool_calls``, ``finish_reason``, ``logprobs`` and ``usage`` on the last.
+2. A choice whose server already filled a reasoning field (§8) is never split: its content
+   may quote a marker on purpose.
+3. Without a marker, a response that was assumed to start inside reasoning and ended with
+   ``finish_reason: "stop"`` keeps its content (non-streaming only, DESIGN.md §4.10).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+from ._splitter import CONTENT, REASONING, ReasoningSplitter
+
+if TYPE_CHECKING:
+    from ._policy import Policy
+    from ._splitter import Kind, Segment
+
+NATIVE_FIELDS: Final = ("reasoning_content", "reasoning")
+CHUNK_IDENTITY_KEYS: Final = ("id", "object", "created", "model", "system_fingerprint")
+# On a delta split into several chunks, these belong to the first or the last one only.
+FIRST_DELTA_KEYS: Final = frozenset({"role"})
+LAST_DELTA_KEYS: Final = frozenset({"tool_calls", "function_call"})
+LAST_CHOICE_KEYS: Final = ("finish_reason", "logprobs", "stop_reason")
+
+
+def native_reasoning(container: Mapping[str, Any]) -> str | None:
+    """The reasoning text a server put in a field of its own, or ``None``."""
+    for key in NATIVE_FIELDS:
+        text = _reasoning_text(container.get(key))
+        if text:
+            return text
+    return None
+
+
+def _reasoning_text(value: object) -> str | None:
+    # vLLM and SGLang send a string; others a list of parts or an object with text.
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        for key in ("text", "content"):
+            if isinstance(value.get(key), str):
+                return str(value[key])
+        return None
+    if isinstance(value, list):
+        return "".join(text for part in value if (text := _reasoning_text(part)))
+    return None
+
+
+def merge_runs(segments: Sequence[Segment]) -> list[Segment]:
+    """Consecutive segments of one kind joined, empty ones dropped."""
+    runs: list[Segment] = []
+    for kind, text in segments:
+        if not text:
+            continue
+        if runs and runs[-1][0] == kind:
+            runs[-1] = (kind, runs[-1][1] + text)
+        else:
+            runs.append((kind, text))
+    return runs
+
+
+def with_texts(
+    container: Mapping[str, Any], content: object, reasoning: str | None, policy: Policy
+) -> dict[str, Any]:
+    """``container`` (a message or delta) with ``content`` and the reasoning fields set.
+
+    Reasoning goes to every configured field, right after ``content``; other reasoning
+    fields are removed so nothing is said twice. With ``reasoning=None`` the existing
+    reasoning keys stay as they were, except in strip mode, which removes them all.
+    """
+    strip = policy.mode == "strip"
+    fields = policy.fields
+    result: dict[str, Any] = {}
+    for key, value in container.items():
+        if key == "content":
+            result[key] = content
+            if reasoning is not None and not strip:
+                result.update(dict.fromkeys(fields, reasoning))
+        elif key in NATIVE_FIELDS or key in fields:
+            if strip or reasoning is not None:
+                continue
+            result[key] = value
+        else:
+            result[key] = value
+    if "content" not in container:
+        result["content"] = content
+        if reasoning is not None and not strip:
+            result.update(dict.fromkeys(fields, reasoning))
+    return result
+
+
+def rewrite_completion(completion: object, policy: Policy) -> dict[str, Any] | None:
+    """A non-streaming ``chat.completion`` with reasoning moved out of ``content``."""
+    if not isinstance(completion, dict) or completion.get("object") != "chat.completion":
+        return None
+    choices = completion.get("choices")
+    if not isinstance(choices, list):
+        return None
+    rewritten = [_rewrite_message_choice(choice, policy) for choice in choices]
+    if all(choice is None for choice in rewritten):
+        return None
+    return {
+        **completion,
+        "choices": [new or old for new, old in zip(rewritten, choices, strict=True)],
+    }
+
+
+def _rewrite_message_choice(choice: object, policy: Policy) -> dict[str, Any] | None:
+    if not isinstance(choice, dict) or not isinstance(choice.get("message"), dict):
+        return None
+    message: dict[str, Any] = choice["message"]
+    native = native_reasoning(message)
+    if native is not None:
+        normalized = with_texts(message, message.get("content"), native, policy)
+        return None if _same(normalized, message) else {**choice, "message": normalized}
+    content = message.get("content")
+    if not isinstance(content, str):
+        return None
+    splitter = ReasoningSplitter.from_format(
+        policy.tag_format, starts_in_reasoning=policy.starts_in_reasoning
+    )
+    segments = splitter.feed(content) + splitter.finish()
+    if not splitter.saw_marker and (
+        not policy.starts_in_reasoning or choice.get("finish_reason") == "stop"
+    ):
+        return None
+    reasoning = "".join(text for kind, text in segments if kind == REASONING)
+    answer = "".join(text for kind, text in segments if kind == CONTENT)
+    message = with_texts(message, answer or None, reasoning or None, policy)
+    return {**choice, "message": message}
+
+
+def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    return list(a.items()) == list(b.items())
+
+
+class _ChoiceState:
+    __slots__ = ("is_native", "splitter")
+
+    def __init__(self, splitter: ReasoningSplitter) -> None:
+        self.splitter = splitter
+        self.is_native = False
+
+
+class ChunkRewriter:
+    """Rewrites one stream's ``chat.completion.chunk`` objects, with state per choice."""
+
+    def __init__(self, policy: Policy, *, choice_count: int = 1) -> None:
+        self._policy = policy
+        self._choices: dict[object, _ChoiceState] = {}
+        self._choice_count = choice_count
+        self._identity: dict[str, Any] = {"object": "chat.completion.chunk"}
+
+    @property
+    def is_idle(self) -> bool:
+        """True when a chunk without marker characters would come back unchanged."""
+        if self._policy.starts_in_reasoning and len(self._choices) < self._choice_count:
+            return False
+        return all(
+            not state.splitter.in_reasoning and not state.splitter.holds_text
+            for state in self._choices.values()
+        )
+
+    def rewrite(self, chunk: object) -> list[dict[str, Any]] | None:
+        """The chunks to send instead of ``chunk``, or ``None`` to send it as it was."""
+        if not isinstance(chunk, dict) or not isinstance(chunk.get("choices"), list):
+            return None
+        choices: list[Any] = chunk["choices"]
+        self._identity.update((k, chunk[k]) for k in CHUNK_IDENTITY_KEYS if k in chunk)
+        results = [self._rewrite_choice(choice) for choice in choices]
+        if all(result is None for result in results):
+            return None
+        variants = [
+            [old] if new is None else new for new, old in zip(results, choices, strict=True)
+        ]
+        depth = max(map(len, variants))
+        if depth == 0:
+            # Every choice was held back or stripped; the chunk is needed only for usage.
+            return [{**chunk, "choices": []}] if chunk.get("usage") else []
+        chunks = [
+            {**chunk, "choices": [v[level] for v in variants if level < len(v)]}
+            for level in range(depth)
+        ]
+        if "usage" in chunk:
+            for earlier in chunks[:-1]:
+                earlier["usage"] = None
+        return chunks
+
+    def flush(self) -> list[dict[str, Any]]:
+        """Chunks carrying what every choice still holds (before ``[DONE]`` or the end)."""
+        chunks = []
+        for index, state in self._choices.items():
+            if state.is_native:
+                continue
+            for kind, text in merge_runs(state.splitter.finish()):
+                delta = self._delta_for({"content": ""}, kind, text)
+                choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": None}
+                chunks.append({**self._identity, "choices": [choice]})
+        return chunks
+
+    def _state(self, index: object) -> _ChoiceState:
+        state = self._choices.get(index)
+        if state is None:
+            splitter = ReasoningSplitter.from_format(
+                self._policy.tag_format, starts_in_reasoning=self._policy.starts_in_reasoning
+            )
+            state = self._choices[index] = _ChoiceState(splitter)
+        return state
+
+    def _rewrite_choice(self, choice: object) -> list[dict[str, Any]] | None:
+        if not isinstance(choice, dict) or not isinstance(choice.get("delta"), dict):
+            return None
+        delta: dict[str, Any] = choice["delta"]
+        state = self._state(choice.get("index", 0))
+        native = native_reasoning(delta)
+        if native is not None or state.is_native:
+            state.is_native = True
+            normalized = with_texts(delta, delta.get("content"), native, self._policy)
+            return None if _same(normalized, delta) else [{**choice, "delta": normalized}]
+        content = delta.get("content")
+        text = content if isinstance(content, str) else ""
+        segments = state.splitter.feed(text) if text else []
+        if choice.get("finish_reason") is not None:
+            segments += state.splitter.finish()
+        runs = merge_runs(segments)
+        if runs == ([(CONTENT, text)] if text else []):
+            return None
+        if self._policy.mode == "strip":
+            runs = [run for run in runs if run[0] == CONTENT]
+        if not runs:
+            if not _carries_more_than_text(choice, delta):
+                return []
+            return [{**choice, "delta": {**delta, "content": "" if text else content}}]
+        last = len(runs) - 1
+        return [
+            self._choice_variant(choice, delta, kind, run_text, i == 0, i == last)
+            for i, (kind, run_text) in enumerate(runs)
+        ]
+
+    def _choice_variant(
+        self,
+        choice: dict[str, Any],
+        delta: dict[str, Any],
+        kind: Kind,
+        text: str,
+        is_first: bool,
+        is_last: bool,
+    ) -> dict[str, Any]:
+        kept = {
+            k: v
+            for k, v in delta.items()
+            if (is_first or k not in FIRST_DELTA_KEYS) and (is_last or k not in LAST_DELTA_KEYS)
+        }
+        variant = {**choice, "delta": self._delta_for(kept, kind, text)}
+        if not is_last:
+            variant.update((k, None) for k in LAST_CHOICE_KEYS if k in choice)
+        return variant
+
+    def _delta_for(self, delta: Mapping[str, Any], kind: Kind, text: str) -> dict[str, Any]:
+        if kind == REASONING:
+            # DeepSeek's convention: a reasoning delta says content is null.
+            return with_texts(delta, None, text, self._policy)
+        return with_texts(delta, text, None, self._policy)
+
+
+def _carries_more_than_text(choice: Mapping[str, Any], delta: Mapping[str, Any]) -> bool:
+    if any(choice.get(key) is not None for key in LAST_CHOICE_KEYS):
+        return True
+    return any(
+        value is not None
+        for key, value in delta.items()
+        if key != "content" and key not in NATIVE_FIELDS
+    )

@@ -1,0 +1,257 @@
+"""``ReasoningMiddleware``: the ASGI plumbing around the pure rewriting modules.
+
+Only ``http`` requests to matching paths are looked at. The response is taken on, or
+left alone, from its ``http.response.start`` message alone: status 200, no
+``content-encoding``, and ``text/event-stream`` (rewritten as it streams) or
+``application/json`` (buffered, bounded, rewritten whole). Everything else is forwarded
+as it came. Per-request state lives in ``__call__``; the instance holds configuration only.
+
+Intentional divergences:
+
+1. A compressed body is not decompressed: compression middleware must sit outside this one
+   (add ``GZipMiddleware`` after ``ReasoningMiddleware``), so that it compresses the
+   rewritten body.
+2. A rewritten JSON body loses ``Content-MD5`` and ``Digest`` headers and its strong
+   ``ETag`` becomes weak (``W/"…"``): the bytes changed, the meaning did not.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import re
+from collections import deque
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from . import _json
+from ._bodies import SSEBodyRewriter, rewrite_json_body
+from ._config import DEFAULT_MAX_BODY_SIZE, DEFAULT_PATHS, make_config
+from ._policy import decide_policy
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
+    from ._config import Mode, StartsInReasoning
+    from ._types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger("asgi_reasoning")
+
+Headers = list[tuple[bytes, bytes]]
+BodyKind = Literal["sse", "json"]
+
+# Headers that describe the exact bytes of a body, which a rewrite changes.
+DIGEST_HEADERS: Final = frozenset({b"content-md5", b"digest", b"content-digest", b"repr-digest"})
+
+
+class ReasoningMiddleware:
+    """Move reasoning out of ``content`` in chat-completion responses, as they stream.
+
+    Args:
+        app: the ASGI application to wrap.
+        preset: model family whose markers and start state to use (``"think"``,
+            ``"deepseek_r1"``, ``"qwen3"``, ``"auto"``, ...; see ``PRESETS``).
+        tags: ``[(start, end), ...]`` marker pairs replacing the preset's.
+        starts_in_reasoning: ``True`` when the chat template pre-fills the opener, so the
+            output starts inside reasoning; ``False`` never; ``None`` lets the preset and
+            the request's ``chat_template_kwargs`` decide; or a callable taking the request
+            JSON and returning a bool.
+        mode: ``"separate"`` moves reasoning to ``field``; ``"strip"`` drops it;
+            ``"passthrough"`` changes nothing unless a request opts in.
+        field: the reasoning field's name (``"reasoning_content"`` or ``"reasoning"``), or a
+            tuple of names to write all of them.
+        paths: ``fnmatch`` patterns of request paths to rewrite; others pass untouched.
+        request_overrides: honour per-request switches such as ``include_reasoning`` and
+            ``reasoning_format``.
+        max_body_size: largest request body read, and largest JSON response buffered, in
+            bytes; past it the exchange passes through unchanged.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        preset: str = "think",
+        tags: Sequence[tuple[str, str]] | None = None,
+        starts_in_reasoning: StartsInReasoning = None,
+        mode: Mode = "separate",
+        field: str | tuple[str, ...] = "reasoning_content",
+        paths: str | Sequence[str] = DEFAULT_PATHS,
+        request_overrides: bool = True,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    ) -> None:
+        self.app = app
+        self.config = make_config(
+            preset=preset,
+            tags=tags,
+            starts_in_reasoning=starts_in_reasoning,
+            mode=mode,
+            field=field,
+            paths=paths,
+            request_overrides=request_overrides,
+            max_body_size=max_body_size,
+        )
+        self._path_pattern = re.compile("|".join(map(fnmatch.translate, self.config.paths)))
+        self._has_warned_encoded = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope.get("method") == "HEAD"
+            or not self._path_pattern.match(scope.get("path", ""))
+        ):
+            await self.app(scope, receive, send)
+            return
+
+        request: object = None
+        if scope.get("method") == "POST":
+            request, receive = await self._read_request(receive)
+        policy = decide_policy(self.config, request)
+        if policy.mode == "passthrough":
+            await self.app(scope, receive, send)
+            return
+        choice_count = _choice_count(request)
+        max_body_size = self.config.max_body_size
+
+        body_kind: BodyKind | None = None
+        held_start: Message | None = None
+        stream: SSEBodyRewriter | None = None
+        json_parts: list[bytes] = []
+        json_size = 0
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal body_kind, held_start, stream, json_size
+            message_type = message["type"]
+            if message_type == "http.response.start":
+                body_kind = self._body_kind(message)
+                if body_kind == "sse":
+                    stream = SSEBodyRewriter(policy, choice_count=choice_count)
+                    headers = _without(message.get("headers", ()), {b"content-length"})
+                    await send({**message, "headers": headers})
+                elif body_kind == "json":
+                    # Content-Length is known only once the rewritten body is.
+                    held_start = message
+                else:
+                    await send(message)
+            elif message_type == "http.response.body" and stream is not None:
+                more_body = message.get("more_body", False)
+                body = stream.feed(message.get("body", b""))
+                if not more_body:
+                    body += stream.finish()
+                if body or not more_body:
+                    await send({**message, "body": body})
+            elif message_type == "http.response.body" and held_start is not None:
+                json_parts.append(message.get("body", b""))
+                json_size += len(json_parts[-1])
+                more_body = message.get("more_body", False)
+                if json_size > max_body_size:
+                    logger.warning(
+                        "JSON response larger than max_body_size (%d bytes); passed through",
+                        max_body_size,
+                    )
+                    start, held_start = held_start, None
+                    await send(start)
+                    await send({**message, "body": b"".join(json_parts)})
+                    json_parts.clear()
+                elif not more_body:
+                    start, held_start = held_start, None
+                    original = b"".join(json_parts)
+                    json_parts.clear()
+                    rewritten = rewrite_json_body(original, policy)
+                    if rewritten is None:
+                        await send(start)
+                        await send({**message, "body": original})
+                    else:
+                        await send({**start, "headers": _rewritten_headers(start, rewritten)})
+                        await send({**message, "body": rewritten})
+            else:
+                if held_start is not None:
+                    # pathsend / zerocopysend carry no bytes to rewrite: the held start
+                    # goes first, as it would have, and everything else passes through.
+                    start, held_start = held_start, None
+                    await send(start)
+                await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+    def _body_kind(self, start: Message) -> BodyKind | None:
+        if start.get("status") != 200:
+            return None
+        media_type = b""
+        encoding = b"identity"
+        for name, value in start.get("headers", ()):
+            lowered = name.lower()
+            if lowered == b"content-type":
+                media_type = value.split(b";", 1)[0].strip().lower()
+            elif lowered == b"content-encoding":
+                encoding = value.strip().lower()
+            elif lowered == b"content-range":
+                return None
+        if media_type not in (b"text/event-stream", b"application/json"):
+            return None
+        if encoding != b"identity":
+            if not self._has_warned_encoded:
+                self._has_warned_encoded = True
+                logger.warning(
+                    "a %s response is %s-encoded and passed through unchanged; add compression "
+                    "middleware outside ReasoningMiddleware",
+                    media_type.decode("latin-1"),
+                    encoding.decode("latin-1"),
+                )
+            return None
+        return "sse" if media_type == b"text/event-stream" else "json"
+
+    async def _read_request(self, receive: Receive) -> tuple[object, Receive]:
+        """The request's JSON (``None`` when unreadable) and a ``receive`` that replays it."""
+        messages: deque[Message] = deque()
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            parts.append(message.get("body", b""))
+            size += len(parts[-1])
+            if size > self.config.max_body_size:
+                logger.warning(
+                    "request body larger than max_body_size (%d bytes); not read",
+                    self.config.max_body_size,
+                )
+                parts.clear()
+                break
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            # The messages exactly as they came, then the server's own receive again.
+            return messages.popleft() if messages else await receive()
+
+        request: object = None
+        if parts:
+            try:
+                request = _json.loads(b"".join(parts))
+            except _json.JSONDecodeError:
+                request = None
+        return request, replay
+
+
+def _choice_count(request: object) -> int:
+    n = request.get("n") if isinstance(request, dict) else None
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 1 else 1
+
+
+def _without(headers: Iterable[Sequence[bytes]], names: set[bytes]) -> Headers:
+    return [(name, value) for name, value in headers if name.lower() not in names]
+
+
+def _rewritten_headers(start: Mapping[str, Any], body: bytes) -> Headers:
+    headers: Headers = []
+    for name, value in start.get("headers", ()):
+        lowered = name.lower()
+        if lowered == b"content-length" or lowered in DIGEST_HEADERS:
+            continue
+        if lowered == b"etag" and not value.startswith(b"W/"):
+            value = b"W/" + value
+        headers.append((name, value))
+    headers.append((b"content-length", str(len(body)).encode("ascii")))
+    return headers

@@ -1,0 +1,88 @@
+"""What one request asks for: the mode, and whether the model's output starts in reasoning.
+
+Decided once per request from the configuration and the request's JSON body (DESIGN.md §5).
+The request body is only read, never changed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._config import Config, Mode
+    from ._presets import TagFormat
+
+logger = logging.getLogger("asgi_reasoning")
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """How the responses to one request are rewritten."""
+
+    tag_format: TagFormat
+    starts_in_reasoning: bool
+    mode: Mode
+    fields: tuple[str, ...]
+
+
+def decide_policy(config: Config, request: object) -> Policy:
+    """The policy for a request whose JSON body is ``request`` (``None`` when unread)."""
+    body: Mapping[str, Any] = request if isinstance(request, Mapping) else {}
+    requested = _requested_mode(body) if config.request_overrides else None
+    return Policy(
+        tag_format=config.tag_format,
+        starts_in_reasoning=_starts_in_reasoning(config, body),
+        mode=requested or config.mode,
+        fields=config.fields,
+    )
+
+
+def _starts_in_reasoning(config: Config, body: Mapping[str, Any]) -> bool:
+    choice = config.starts_in_reasoning
+    if isinstance(choice, bool):
+        return choice
+    if choice is not None:
+        try:
+            return bool(choice(body))
+        except Exception:
+            logger.exception("starts_in_reasoning callable failed; using the preset's default")
+            return config.tag_format.starts_in_reasoning
+    thinking = _thinking_flag(body)
+    fmt = config.tag_format
+    if thinking is False:
+        # The template closed (or never opened) the reasoning block: the model state, not
+        # a client preference, so this holds even with request_overrides=False.
+        return False
+    if thinking is True:
+        return fmt.starts_in_reasoning or fmt.starts_in_reasoning_when_thinking
+    return fmt.starts_in_reasoning
+
+
+def _thinking_flag(body: Mapping[str, Any]) -> bool | None:
+    kwargs = body.get("chat_template_kwargs")
+    if not isinstance(kwargs, Mapping):
+        return None
+    for key in ("enable_thinking", "thinking"):
+        value = kwargs.get(key)
+        if isinstance(value, bool):
+            return value
+    return None
+
+
+def _requested_mode(body: Mapping[str, Any]) -> Mode | None:
+    """The mode the client's switches ask for; when they conflict, strip wins, then off."""
+    reasoning = body.get("reasoning")
+    if body.get("include_reasoning") is False or (
+        isinstance(reasoning, Mapping) and reasoning.get("exclude") is True
+    ):
+        return "strip"
+    reasoning_format = body.get("reasoning_format")
+    separate = body.get("separate_reasoning")
+    if reasoning_format == "none" or separate is False:
+        return "passthrough"
+    if separate is True or isinstance(reasoning_format, str):
+        return "separate"
+    return None
