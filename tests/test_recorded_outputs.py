@@ -20,7 +20,7 @@ splitter does only the reasoning part of that job, so per fixture:
   tail. Two whitespace runs are forgiven: the separator before a call (``text\\n<tool_call>``,
   DeepSeek's ``text\\n\\n`` before DSML), which the tool parser removes, and GLM-4.5's newline
   before its ``<think>``, which is content when the output does not start inside reasoning.
-* Kimi K3 has no preset; its think element is passed as ``tags``. It also wraps the answer in
+* Kimi K3 wraps the answer in
   ``<|open|>response<|sep|>`` … ``<|close|>response<|sep|>``; those wrappers are removed from
   content before comparing, as a K3 tool parser does.
 * An output with no reasoning and no marker (thinking off, instruct and coder models) comes back
@@ -90,10 +90,9 @@ KIMI_K2_INSTRUCT = ModelSetup(
     "kimi_k2", THINK, ("<|tool_calls_section_begin|>",), preset_default_fits=False
 )
 KIMI_K3 = ModelSetup(
-    None,
+    "kimi_k3",
     KIMI_K3_THINK,
     ("<|open|>tools<|sep|>",),
-    preset_default_fits=False,
     content_markup=(
         "<|open|>response<|sep|>",
         "<|close|>response<|sep|>",
@@ -143,23 +142,6 @@ HARMONY_SKIP_REASON = (
     "gpt-oss writes Harmony channels (<|channel|>analysis<|message|>...<|end|>, then a final "
     "channel): a message protocol with headers, not an inline reasoning marker pair"
 )
-SKIPPED_FIXTURES: dict[str, str] = {
-    "kimi/k3-bug-response-only-completion": (
-        "the model skipped K3's think element and opened <|open|>response<|sep|>: only a marker "
-        "that ends reasoning implicitly can tell, and tags= cannot declare one (no kimi_k3 preset)"
-    ),
-}
-
-# Preset gaps found with these fixtures; strict, so a fix shows up as a failure to remove them.
-KNOWN_GAPS: dict[str, str] = {
-    "mistral/v13think-marker-in-arguments": (
-        "mistral has no tool-call marker that stops marker recognition, so '[THINK]...[/THINK]' "
-        "inside the arguments after [TOOL_CALLS] opens a second reasoning block. [TOOL_CALLS] "
-        "cannot be an implicit end (it is reasoning text inside [THINK], see "
-        "mistral/llamacpp-ministral3-marker-in-reasoning); it should only stop matching in content"
-    ),
-}
-
 RANDOM_PIECE_SEEDS = (1, 2, 3)
 
 
@@ -286,10 +268,6 @@ class Selection:
             self.unmapped_models.add(output.model)
             return
         marks: list[pytest.MarkDecorator] = []
-        if output.fixture_id in SKIPPED_FIXTURES:
-            marks.append(pytest.mark.skip(reason=SKIPPED_FIXTURES[output.fixture_id]))
-        if output.fixture_id in KNOWN_GAPS:
-            marks.append(pytest.mark.xfail(reason=KNOWN_GAPS[output.fixture_id], strict=True))
         param = pytest.param(output, id=output.fixture_id, marks=marks)
         if output.is_malformed:
             self.malformed.append(param)

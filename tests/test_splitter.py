@@ -126,6 +126,14 @@ def test_after_a_tool_call_begins_markers_are_data() -> None:
     assert split("plan" + call, "qwen3_thinking") == ("plan", call)
 
 
+def test_mistral_tool_calls_marker_is_text_in_reasoning_and_a_stop_in_content() -> None:
+    text = '[THINK]plan [TOOL_CALLS] later[/THINK][TOOL_CALLS]f[ARGS]{"a": "[THINK]x[/THINK]"}'
+    assert split(text, "mistral") == (
+        "plan [TOOL_CALLS] later",
+        '[TOOL_CALLS]f[ARGS]{"a": "[THINK]x[/THINK]"}',
+    )
+
+
 def test_a_tool_call_in_content_is_not_a_marker() -> None:
     s = ReasoningSplitter("qwen3")
     run(s, ["<tool_call>{}</tool_call>"])
@@ -261,7 +269,8 @@ def reference_split(text: str, fmt: TagFormat, starts_in_reasoning: bool) -> lis
                     out.append(("reasoning", "\n\n"))
             out.append(("reasoning", text[i]))
         else:
-            tool_call = next((e for e in fmt.implicit_ends if text.startswith(e, i)), None)
+            starts = fmt.implicit_ends + fmt.tool_call_starts
+            tool_call = next((e for e in starts if text.startswith(e, i)), None)
             if tool_call is not None:
                 out.append(("content", text[i:]))
                 break

@@ -92,7 +92,10 @@ class SSEBodyRewriter:
         data = item.data
         if data == DONE:
             return self._encode(item, self._chunks.flush()) + item.raw
-        self._framing = item
+        if item.line_ending != self._framing.line_ending:
+            # Flushed chunks are new events: same line ends as the stream, no id: or event:.
+            end = item.line_ending
+            self._framing = SSEEvent(raw=b"data: " + end + end, data=b"", line_ending=end)
         if self._chunks.is_idle and not any(t in data for t in self._triggers):
             return item.raw
         try:

@@ -66,6 +66,7 @@ def _check_no_marker_is_a_prefix(fmt: TagFormat) -> None:
     closers = {end for _, end in fmt.pairs}
     roles = [("opener", m) for m in openers] + [("closer", m) for m in closers]
     roles += [("implicit end", m) for m in fmt.implicit_ends]
+    roles += [("tool-call start", m) for m in fmt.tool_call_starts]
     for role, marker in roles:
         for other_role, other in roles:
             if marker == other and role != other_role:

@@ -41,6 +41,9 @@ class TagFormat:
     implicit_ends: tuple[str, ...] = ()
     """Markers that end reasoning and stay in content (a tool call begins)."""
 
+    tool_call_starts: tuple[str, ...] = ()
+    """Markers that begin a tool call in content, but are plain text inside reasoning."""
+
     models: str = ""
     """The models this format fits, for documentation."""
 
@@ -115,6 +118,7 @@ _FAMILY_PRESETS: Final[dict[str, TagFormat]] = {
     ),
     "mistral": TagFormat(
         pairs=(("[THINK]", "[/THINK]"),),
+        tool_call_starts=("[TOOL_CALLS]",),
         models="Magistral Small/Medium 2509+, Ministral 3 reasoning",
     ),
     "kimi": TagFormat(
@@ -131,6 +135,7 @@ _FAMILY_PRESETS: Final[dict[str, TagFormat]] = {
     ),
     "gemma4": TagFormat(
         pairs=(("<|channel>thought", "<channel|>"),),
+        tool_call_starts=("<|tool_call>",),
         models="Gemma 4 with thinking on",
     ),
     "granite": TagFormat(

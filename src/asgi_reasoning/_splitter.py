@@ -17,8 +17,9 @@ Rules (DESIGN.md §4):
 - In content, only openers are markers: a closer there is text (content already released
   cannot be taken back).
 - An implicit end (Qwen3's ``<tool_call>``) ends reasoning and stays in content. It starts a
-  tool call, so after it, in reasoning or content, no marker is recognised any more: tool
-  arguments may contain marker look-alikes.
+  tool call, so after it no marker is recognised any more: tool arguments may contain marker
+  look-alikes. A tool-call start (Mistral's ``[TOOL_CALLS]``) does the same in content only;
+  inside reasoning it is text.
 """
 
 from __future__ import annotations
@@ -105,20 +106,28 @@ class _MarkerSet:
 class _Grammar:
     """A ``TagFormat`` compiled into the marker sets of each state."""
 
-    __slots__ = ("closers_after", "implicit_ends", "in_content", "none", "opener_list", "openers")
+    __slots__ = (
+        "closers_after",
+        "in_content",
+        "none",
+        "opener_list",
+        "openers",
+        "tool_call_starts",
+    )
 
     def __init__(self, fmt: TagFormat) -> None:
         self.opener_list = tuple(dict.fromkeys(start for start, _ in fmt.pairs))
         self.openers = _MarkerSet(self.opener_list)
-        self.implicit_ends = frozenset(fmt.implicit_ends)
-        self.in_content = _MarkerSet((*self.opener_list, *self.implicit_ends))
+        # An implicit end begins a tool call too, wherever it is met.
+        self.tool_call_starts = frozenset((*fmt.implicit_ends, *fmt.tool_call_starts))
+        self.in_content = _MarkerSet((*self.opener_list, *self.tool_call_starts))
         self.none = _MarkerSet(())
         closers: dict[str | None, set[str]] = {None: {end for _, end in fmt.pairs}}
         for start, end in fmt.pairs:
             closers.setdefault(start, set()).add(end)
         # Keyed by the opener that began the block; None: output began inside reasoning.
         self.closers_after = {
-            opener: _MarkerSet(ends | self.implicit_ends) for opener, ends in closers.items()
+            opener: _MarkerSet(ends | set(fmt.implicit_ends)) for opener, ends in closers.items()
         }
 
 
@@ -262,7 +271,7 @@ class ReasoningSplitter:
                 break
             self._release(segments, text[:at])
             text = text[at + len(marker) :]
-            if marker in self._grammar.implicit_ends:
+            if marker in self._grammar.tool_call_starts:
                 # A tool call began: it stays content, and what follows is its arguments,
                 # where marker look-alikes are data (vLLM and SGLang split only once, too).
                 self.saw_marker |= self._kind == REASONING
