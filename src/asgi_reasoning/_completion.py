@@ -166,10 +166,7 @@ class ChunkRewriter:
         """True when a chunk without marker characters would come back unchanged."""
         if self._policy.starts_in_reasoning and len(self._choices) < self._choice_count:
             return False
-        return all(
-            not state.splitter.in_reasoning and not state.splitter.holds_text
-            for state in self._choices.values()
-        )
+        return all(state.splitter.is_idle for state in self._choices.values())
 
     def rewrite(self, chunk: object) -> list[dict[str, Any]] | None:
         """The chunks to send instead of ``chunk``, or ``None`` to send it as it was."""

@@ -215,9 +215,9 @@ class ReasoningSplitter:
         return self._kind == REASONING
 
     @property
-    def holds_text(self) -> bool:
-        """Whether text waits for the next piece to tell if it starts a marker."""
-        return bool(self._held)
+    def is_idle(self) -> bool:
+        """In content, holding nothing, skipping nothing: text without markers passes as is."""
+        return self._kind == CONTENT and self._is_calm
 
     @property
     def has_reasoning(self) -> bool:
