@@ -93,7 +93,9 @@ def with_texts(
         else:
             result[key] = value
     if "content" not in container:
-        result["content"] = content
+        # A server-split delta may carry reasoning alone: add no content key it did not have.
+        if content is not None:
+            result["content"] = content
         if reasoning is not None and not strip:
             result.update(dict.fromkeys(fields, reasoning))
     return result
