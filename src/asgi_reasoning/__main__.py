@@ -1,0 +1,7 @@
+"""`python -m asgi_reasoning`: the same as the `asgi-reasoning` command."""
+
+from __future__ import annotations
+
+from asgi_reasoning._cli import main
+
+raise SystemExit(main())
