@@ -552,3 +552,10 @@ def test_encoding_keeps_every_line_that_is_not_data(stream: bytes) -> None:
     for event in parse([primer + stream])[1:]:
         if isinstance(event, SSEEvent):
             assert other_lines(encode_event(event, b"new")) == other_lines(event.raw)
+
+
+@pytest.mark.parametrize("chunk", [b"data:", b"data:\n", b"data: x", b"data:\r\n"])
+def test_short_chunks_are_not_taken_for_a_whole_event(chunk: bytes) -> None:
+    parser = SSEParser()
+    assert parser.match_plain_event(chunk) is None
+    assert parser.feed(chunk) == []

@@ -159,30 +159,63 @@ class ChunkRewriter:
 
     def __init__(self, policy: Policy, *, choice_count: int = 1) -> None:
         self._policy = policy
+        self._is_strip = policy.mode == "strip"
         self._choices: dict[object, _ChoiceState] = {}
         self._choice_count = choice_count
-        self._identity: dict[str, Any] = {"object": "chat.completion.chunk"}
+        self._last_chunk: Mapping[str, Any] = {"object": "chat.completion.chunk"}
 
     @property
     def is_idle(self) -> bool:
         """True when a chunk without marker characters would come back unchanged."""
         if self._policy.starts_in_reasoning and len(self._choices) < self._choice_count:
             return False
-        return all(state.splitter.is_idle for state in self._choices.values())
+        for state in self._choices.values():
+            if not state.splitter.is_idle:
+                return False
+        return True
 
     def rewrite(self, chunk: object) -> list[dict[str, Any]] | None:
         """The chunks to send instead of ``chunk``, or ``None`` to send it as it was."""
-        if not isinstance(chunk, dict) or not isinstance(chunk.get("choices"), list):
+        if not isinstance(chunk, dict):
             return None
-        choices: list[Any] = chunk["choices"]
-        self._identity.update((k, chunk[k]) for k in CHUNK_IDENTITY_KEYS if k in chunk)
+        choices = chunk.get("choices")
+        if not isinstance(choices, list):
+            return None
+        self._last_chunk = chunk
+        if len(choices) == 1:
+            # One choice per chunk is what servers send; skip the bookkeeping for several.
+            only = self._rewrite_choice(choices[0])
+            return None if only is None else self._chunks_for(chunk, [only])
         results = [self._rewrite_choice(choice) for choice in choices]
         if all(result is None for result in results):
             return None
         variants = [
             [old] if new is None else new for new, old in zip(results, choices, strict=True)
         ]
+        return self._chunks_for(chunk, variants)
+
+    def flush(self) -> list[dict[str, Any]]:
+        """Chunks carrying what every choice still holds (before ``[DONE]`` or the end)."""
+        identity = {k: self._last_chunk[k] for k in CHUNK_IDENTITY_KEYS if k in self._last_chunk}
+        chunks = []
+        for index, state in self._choices.items():
+            if state.is_native:
+                continue
+            for kind, text in merge_runs(state.splitter.finish()):
+                if kind == REASONING and self._is_strip:
+                    continue
+                delta = self._delta_for({"content": ""}, kind, text)
+                choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": None}
+                chunks.append({**identity, "choices": [choice]})
+        return chunks
+
+    def _chunks_for(
+        self, chunk: dict[str, Any], variants: list[list[dict[str, Any]]]
+    ) -> list[dict[str, Any]]:
+        """One chunk per level of the choices' variants; ``usage`` stays on the last one."""
         depth = max(map(len, variants))
+        if depth == 1:
+            return [{**chunk, "choices": [v[0] for v in variants if v]}]
         if depth == 0:
             # Every choice was held back or stripped; the chunk is needed only for usage.
             return [{**chunk, "choices": []}] if chunk.get("usage") else []
@@ -195,18 +228,6 @@ class ChunkRewriter:
                 earlier["usage"] = None
         return chunks
 
-    def flush(self) -> list[dict[str, Any]]:
-        """Chunks carrying what every choice still holds (before ``[DONE]`` or the end)."""
-        chunks = []
-        for index, state in self._choices.items():
-            if state.is_native:
-                continue
-            for kind, text in merge_runs(state.splitter.finish()):
-                delta = self._delta_for({"content": ""}, kind, text)
-                choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": None}
-                chunks.append({**self._identity, "choices": [choice]})
-        return chunks
-
     def _state(self, index: object) -> _ChoiceState:
         state = self._choices.get(index)
         if state is None:
@@ -217,24 +238,35 @@ class ChunkRewriter:
         return state
 
     def _rewrite_choice(self, choice: object) -> list[dict[str, Any]] | None:
-        if not isinstance(choice, dict) or not isinstance(choice.get("delta"), dict):
+        if not isinstance(choice, dict):
             return None
-        delta: dict[str, Any] = choice["delta"]
+        delta = choice.get("delta")
+        if not isinstance(delta, dict):
+            return None
         state = self._state(choice.get("index", 0))
-        native = native_reasoning(delta)
-        if native is not None or state.is_native:
+        if state.is_native or (
+            ("reasoning_content" in delta or "reasoning" in delta)
+            and native_reasoning(delta) is not None
+        ):
             state.is_native = True
+            native = native_reasoning(delta)
             normalized = with_texts(delta, delta.get("content"), native, self._policy)
             return None if _same(normalized, delta) else [{**choice, "delta": normalized}]
         content = delta.get("content")
         text = content if isinstance(content, str) else ""
-        segments = state.splitter.feed(text) if text else []
+        runs = state.splitter.feed(text) if text else []
         if choice.get("finish_reason") is not None:
-            segments += state.splitter.finish()
-        runs = merge_runs(segments)
-        if runs == ([(CONTENT, text)] if text else []):
+            runs = merge_runs(runs + state.splitter.finish())
+        if len(runs) == 1:
+            kind, run_text = runs[0]
+            if kind == CONTENT and run_text == text:
+                return None
+            if kind == CONTENT or not self._is_strip:
+                return [{**choice, "delta": self._delta_for(delta, kind, run_text)}]
+            runs = []
+        elif not runs and not text:
             return None
-        if self._policy.mode == "strip":
+        if self._is_strip:
             runs = [run for run in runs if run[0] == CONTENT]
         if not runs:
             if not _carries_more_than_text(choice, delta):

@@ -134,34 +134,40 @@ class SSEParser:
 
     def feed(self, chunk: bytes) -> list[SSEEvent | SSERaw]:
         """Take the next piece of the body; return the events and raw bytes it completes."""
-        if self._is_idle:
-            # The common case, one chunk per token: `data: {json}\n\n` (vLLM, SGLang, the
-            # OpenAI API) or the same with CRLF (sse-starlette), recognised with a few
-            # C-level calls instead of the line scanner. The first LF being the second-to-last
-            # byte (or third-to-last, for CRLF) and no other CR proves it is one data line
-            # followed by the blank line.
-            size = len(chunk)
-            first_lf = chunk.find(b"\n")
-            if (
-                first_lf == size - 2
-                and chunk[-1] == _LF
-                and chunk.find(b"\r") < 0
-                and chunk.startswith(b"data:")
-                and size <= self._max_event_size
-            ):
-                value_start = 6 if chunk[5] == _SPACE else 5
-                return [SSEEvent(chunk, chunk[value_start:first_lf], b"\n")]
-            if (
-                first_lf == size - 3
-                and chunk[-1] == _LF
-                and chunk.find(b"\r") == size - 4
-                and chunk[-2] == _CR
-                and chunk.startswith(b"data:")
-                and size <= self._max_event_size
-            ):
-                value_start = 6 if chunk[5] == _SPACE else 5
-                return [SSEEvent(chunk, chunk[value_start : size - 4], b"\r\n")]
+        plain = self.match_plain_event(chunk)
+        if plain is not None:
+            return [SSEEvent(chunk, *plain)]
         return self._feed_bytes(chunk)
+
+    def match_plain_event(self, chunk: bytes) -> tuple[bytes, bytes] | None:
+        """``(data, line_ending)`` when ``chunk`` is one whole single-line data event.
+
+        Only while nothing is buffered; the parser's state does not change, so a caller may
+        handle such a chunk itself instead of calling ``feed``. ``None`` otherwise.
+        """
+        if not self._is_idle:
+            return None
+        # The common case, one chunk per token: `data: {json}\n\n` (vLLM, SGLang, the
+        # OpenAI API) or the same with CRLF (sse-starlette), recognised with a few C-level
+        # calls instead of the line scanner. The first LF being the second-to-last byte (or
+        # third-to-last, for CRLF) and no other CR proves it is one data line followed by
+        # the blank line.
+        size = len(chunk)
+        # The shortest such event is `data:\n\n`.
+        if not 7 <= size <= self._max_event_size or not chunk.startswith(b"data:"):
+            return None
+        first_lf = chunk.find(b"\n")
+        value_start = 6 if chunk[5] == _SPACE else 5
+        if first_lf == size - 2 and chunk[-1] == _LF and chunk.find(b"\r") < 0:
+            return chunk[value_start:first_lf], b"\n"
+        if (
+            first_lf == size - 3
+            and chunk[-1] == _LF
+            and chunk.find(b"\r") == size - 4
+            and chunk[-2] == _CR
+        ):
+            return chunk[value_start : size - 4], b"\r\n"
+        return None
 
     def finish(self) -> list[SSEEvent | SSERaw]:
         """Signal the end of the body; return what was still held.
