@@ -85,7 +85,8 @@ def with_texts(
         if key == "content":
             result[key] = content
             if reasoning is not None and not strip:
-                result.update(dict.fromkeys(fields, reasoning))
+                for field in fields:
+                    result[field] = reasoning
         elif key in NATIVE_FIELDS or key in fields:
             if strip or reasoning is not None:
                 continue
@@ -97,7 +98,8 @@ def with_texts(
         if content is not None:
             result["content"] = content
         if reasoning is not None and not strip:
-            result.update(dict.fromkeys(fields, reasoning))
+            for field in fields:
+                result[field] = reasoning
     return result
 
 
@@ -185,7 +187,11 @@ class ChunkRewriter:
         if len(choices) == 1:
             # One choice per chunk is what servers send; skip the bookkeeping for several.
             only = self._rewrite_choice(choices[0])
-            return None if only is None else self._chunks_for(chunk, [only])
+            if only is None:
+                return None
+            if len(only) == 1:
+                return [{**chunk, "choices": only}]
+            return self._chunks_for(chunk, [only])
         results = [self._rewrite_choice(choice) for choice in choices]
         if all(result is None for result in results):
             return None
