@@ -45,7 +45,7 @@ def rewrite_json_body(body: bytes, policy: Policy) -> bytes | None:
 class SSEBodyRewriter:
     """Rewrites one ``text/event-stream`` body, chunk by chunk, as it is sent."""
 
-    def __init__(self, policy: Policy, *, choice_count: int = 1) -> None:
+    def __init__(self, policy: Policy, *, choice_count: int | None = 1) -> None:
         self._parser = SSEParser()
         self._chunks = ChunkRewriter(policy, choice_count=choice_count)
         grammar = compile_grammar(policy.tag_format)
@@ -84,7 +84,12 @@ class SSEBodyRewriter:
         # A shape nobody foresaw: the rest of the stream goes out as the app sent it.
         logger.exception("could not rewrite an SSE chunk; the rest of the stream passes through")
         self._has_failed = True
-        return b"".join(item.raw for item in (*items, *self._parser.finish()))
+        try:
+            # Text the splitters held back came before these bytes; it is sent first.
+            held = self._encode(self._chunks.flush(), None, self._line_ending)
+        except Exception:
+            held = b""
+        return held + b"".join(item.raw for item in (*items, *self._parser.finish()))
 
     def _render_item(self, item: SSEEvent | SSERaw) -> bytes:
         if isinstance(item, SSERaw) or item.data is None:

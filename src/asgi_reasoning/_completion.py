@@ -159,7 +159,7 @@ class _ChoiceState:
 class ChunkRewriter:
     """Rewrites one stream's ``chat.completion.chunk`` objects, with state per choice."""
 
-    def __init__(self, policy: Policy, *, choice_count: int = 1) -> None:
+    def __init__(self, policy: Policy, *, choice_count: int | None = 1) -> None:
         self._policy = policy
         self._is_strip = policy.mode == "strip"
         self._choices: dict[object, _ChoiceState] = {}
@@ -169,7 +169,10 @@ class ChunkRewriter:
     @property
     def is_idle(self) -> bool:
         """True when a chunk without marker characters would come back unchanged."""
-        if self._policy.starts_in_reasoning and len(self._choices) < self._choice_count:
+        if self._policy.starts_in_reasoning and (
+            # A choice not seen yet starts inside reasoning: it is not idle.
+            self._choice_count is None or len(self._choices) < self._choice_count
+        ):
             return False
         for state in self._choices.values():
             if not state.splitter.is_idle:

@@ -235,8 +235,11 @@ class ReasoningMiddleware:
         return request, replay
 
 
-def _choice_count(request: object) -> int:
-    n = request.get("n") if isinstance(request, dict) else None
+def _choice_count(request: object) -> int | None:
+    """How many choices the response has (``n``, default 1); ``None`` when unknown."""
+    if not isinstance(request, dict):
+        return None
+    n = request.get("n", 1)
     return n if isinstance(n, int) and not isinstance(n, bool) and n > 1 else 1
 
 
