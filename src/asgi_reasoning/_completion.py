@@ -253,12 +253,11 @@ class ChunkRewriter:
         if not isinstance(delta, dict):
             return None
         state = self._state(choice.get("index", 0))
-        if state.is_native or (
-            ("reasoning_content" in delta or "reasoning" in delta)
-            and native_reasoning(delta) is not None
-        ):
+        # Key tests first: most deltas carry no reasoning field at all.
+        has_field = "reasoning_content" in delta or "reasoning" in delta
+        native = native_reasoning(delta) if has_field else None
+        if native is not None or state.is_native:
             state.is_native = True
-            native = native_reasoning(delta)
             normalized = with_texts(delta, delta.get("content"), native, self._policy)
             return None if _same(normalized, delta) else [{**choice, "delta": normalized}]
         content = delta.get("content")
