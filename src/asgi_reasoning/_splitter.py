@@ -46,7 +46,15 @@ BLOCK_SEPARATOR: Final = "\n\n"
 class _MarkerSet:
     """The markers looked for in one state, with what it takes to find them fast."""
 
-    __slots__ = ("_by_first_char", "_prefixes", "first_chars_json", "max_hold", "single", "trigger")
+    __slots__ = (
+        "_by_first_char",
+        "_prefixes",
+        "first_chars_json",
+        "max_hold",
+        "single",
+        "trigger",
+        "trigger_is_unique",
+    )
 
     def __init__(self, markers: Iterable[str]) -> None:
         ordered = sorted(set(markers))
@@ -55,6 +63,7 @@ class _MarkerSet:
             by_first_char.setdefault(marker[0], []).append(marker)
         self._by_first_char = tuple((c, tuple(ms)) for c, ms in by_first_char.items())
         self.single = ordered[0] if len(ordered) == 1 else None
+        self.trigger_is_unique = self.single is not None and self.single.count(self.single[0]) == 1
         # How each first character looks inside a JSON string (escaped when JSON must).
         self.first_chars_json = tuple(
             json.dumps(c, ensure_ascii=False)[1:-1].encode() for c in by_first_char
@@ -100,7 +109,7 @@ class _MarkerSet:
         return held
 
     def is_prefix(self, text: str) -> bool:
-        return text in self._prefixes
+        return len(text) <= self.max_hold and text in self._prefixes
 
 
 class _Grammar:
@@ -217,7 +226,7 @@ class ReasoningSplitter:
     @property
     def is_idle(self) -> bool:
         """In content, holding nothing, skipping nothing: text without markers passes as is."""
-        return self._kind == CONTENT and self._is_calm
+        return self._kind == CONTENT and self._is_calm and not self._held
 
     @property
     def has_reasoning(self) -> bool:
@@ -226,11 +235,27 @@ class ReasoningSplitter:
 
     def feed(self, text: str) -> list[Segment]:
         """Take the next piece of text; return the segments that are now certain."""
-        # The common case, kept to two checks: a token in which no marker can begin.
-        if self._is_calm and self._trigger not in text:
-            return [(self._kind, text)] if text else []
+        # The common cases skip the general loop, as no state can change in them: a token in
+        # which no marker can begin (two checks), or, for one marker whose first character
+        # it holds once ("</think>"), a token with no whole marker, where only the last such
+        # character may begin one.
+        if self._is_calm:
+            held = self._held
+            if held:
+                text = held + text
+            elif self._trigger not in text:
+                return [(self._kind, text)] if text else []
+            single = self._markers.single
+            if single is not None and self._markers.trigger_is_unique and single not in text:
+                at = text.rfind(self._trigger)
+                if at < len(text) - self._markers.max_hold or not single.startswith(text[at:]):
+                    self._held = ""
+                    return [(self._kind, text)]
+                self._held = text[at:]
+                return [(self._kind, text[:at])] if at else []
+            self._held = ""
         segments = self._split(text)
-        self._is_calm = not (self._held or self._skip_whitespace or self._at_block_start)
+        self._is_calm = not (self._skip_whitespace or self._at_block_start or self._block_is_new)
         return segments
 
     def finish(self) -> list[Segment]:
