@@ -116,9 +116,9 @@ class SSEBodyRewriter:
         return self._encode(rewritten, event, line_ending)
 
     def _may_need_rewrite(self, data: bytes) -> bool:
-        # A loop of `in` tests: several times faster than a regex alternation here.
+        # bytes.find: faster here than `in`, and several times faster than a regex alternation.
         for trigger in self._triggers:
-            if trigger in data:
+            if data.find(trigger) >= 0:
                 return True
         return False
 

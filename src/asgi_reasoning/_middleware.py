@@ -110,6 +110,8 @@ class ReasoningMiddleware:
             await self.app(scope, receive, send)
             return
         choice_count = _choice_count(request)
+        # The parsed request (a whole conversation) need not live as long as the response.
+        del request
         max_body_size = self.config.max_body_size
 
         body_kind: BodyKind | None = None
