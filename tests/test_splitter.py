@@ -287,6 +287,7 @@ def reference_split(text: str, fmt: TagFormat, starts_in_reasoning: bool) -> lis
 
 
 ALPHABET = ["<", "/", ">", "think", "th", "ink", "<think>", "</think>", " ", "\n", "a", "é", "🙂"]
+ALPHABET += ["\t", "\u3000", "\x1c"]
 ALPHABET += ["<tool_call>", "[THINK]", "[/THINK]", "[", "]", "T", "<|", "|>", "H", "Here is my"]
 ALPHABET += [
     "Here is my thought process:",

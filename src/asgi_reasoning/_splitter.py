@@ -25,6 +25,7 @@ Rules (DESIGN.md §4):
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
@@ -41,6 +42,8 @@ Segment: TypeAlias = "tuple[Kind, str]"
 REASONING: Final = "reasoning"
 CONTENT: Final = "content"
 BLOCK_SEPARATOR: Final = "\n\n"
+# The same characters as str.lstrip() drops (re's \s is str.isspace for str patterns).
+_WHITESPACE: Final = re.compile(r"\s*").match
 
 
 class _MarkerSet:
@@ -78,13 +81,13 @@ class _MarkerSet:
         self._prefixes = frozenset(m[:i] for m in ordered for i in range(1, len(m)))
         self.max_hold = max(map(len, ordered), default=1) - 1
 
-    def find(self, text: str) -> tuple[int, str]:
-        """The first marker in ``text`` and its position, or ``(-1, "")``."""
+    def find(self, text: str, start: int = 0) -> tuple[int, str]:
+        """The first marker in ``text[start:]`` and its position, or ``(-1, "")``."""
         if self.single is not None:
-            return text.find(self.single), self.single
+            return text.find(self.single, start), self.single
         best, found = -1, ""
         for first_char, markers in self._by_first_char:
-            i = text.find(first_char)
+            i = text.find(first_char, start)
             while i >= 0 and (best < 0 or i < best):
                 # No marker is a prefix of another (_config checks), so one matches at most.
                 match = next((m for m in markers if text.startswith(m, i)), None)
@@ -94,10 +97,10 @@ class _MarkerSet:
                 i = text.find(first_char, i + 1)
         return best, found
 
-    def hold_from(self, text: str) -> int:
-        """Where the suffix of ``text`` that may still become a marker begins."""
+    def hold_from(self, text: str, start: int = 0) -> int:
+        """Where the suffix of ``text[start:]`` that may still become a marker begins."""
         end = len(text)
-        window = end - self.max_hold if end > self.max_hold else 0
+        window = max(start, end - self.max_hold)
         held = end
         for first_char, _ in self._by_first_char:
             i = text.find(first_char, window)
@@ -108,8 +111,9 @@ class _MarkerSet:
                 i = text.find(first_char, i + 1)
         return held
 
-    def is_prefix(self, text: str) -> bool:
-        return len(text) <= self.max_hold and text in self._prefixes
+    def is_prefix(self, text: str, start: int = 0) -> bool:
+        """Whether ``text[start:]`` is the beginning of a marker (and not a whole one)."""
+        return len(text) - start <= self.max_hold and text[start:] in self._prefixes
 
 
 class _Grammar:
@@ -270,32 +274,36 @@ class ReasoningSplitter:
         if self._held:
             text = self._held + text
             self._held = ""
-        while text:
+        # Walk with a position rather than slicing the rest after each marker: a whole
+        # response body is then copied once, into the segments, whatever its markers.
+        at, end = 0, len(text)
+        while at < end:
             if self._skip_whitespace:
-                text = text.lstrip()
-                if not text:
+                at = _WHITESPACE(text, at).end()
+                if at == end:
                     break
                 self._skip_whitespace = False
             if self._at_block_start:
-                opener = next((m for m in self._grammar.opener_list if text.startswith(m)), None)
+                openers = self._grammar.opener_list
+                opener = next((m for m in openers if text.startswith(m, at)), None)
                 if opener is not None:
                     # The model repeated the opener its chat template already wrote.
                     self.saw_marker = True
                     self._skip_whitespace = True
-                    text = text[len(opener) :]
+                    at += len(opener)
                     continue
-                if self._grammar.openers.is_prefix(text):
-                    self._held = text
+                if self._grammar.openers.is_prefix(text, at):
+                    self._held = text[at:]
                     break
                 self._at_block_start = False
-            at, marker = self._markers.find(text)
-            if at < 0:
-                held_from = self._markers.hold_from(text)
+            found, marker = self._markers.find(text, at)
+            if found < 0:
+                held_from = self._markers.hold_from(text, at)
                 self._held = text[held_from:]
-                self._release(segments, text[:held_from])
+                self._release(segments, text[at:held_from])
                 break
-            self._release(segments, text[:at])
-            text = text[at + len(marker) :]
+            self._release(segments, text[at:found])
+            at = found + len(marker)
             if marker in self._grammar.tool_call_starts:
                 # A tool call began: it stays content, and what follows is its arguments,
                 # where marker look-alikes are data (vLLM and SGLang split only once, too).
