@@ -42,8 +42,8 @@ Segment: TypeAlias = "tuple[Kind, str]"
 REASONING: Final = "reasoning"
 CONTENT: Final = "content"
 BLOCK_SEPARATOR: Final = "\n\n"
-# The same characters as str.lstrip() drops (re's \s is str.isspace for str patterns).
-_WHITESPACE: Final = re.compile(r"\s*").match
+# What str.lstrip() would keep (re's \s is str.isspace for str patterns).
+_NON_WHITESPACE: Final = re.compile(r"\S").search
 
 
 class _MarkerSet:
@@ -279,9 +279,10 @@ class ReasoningSplitter:
         at, end = 0, len(text)
         while at < end:
             if self._skip_whitespace:
-                at = _WHITESPACE(text, at).end()
-                if at == end:
+                visible = _NON_WHITESPACE(text, at)
+                if visible is None:
                     break
+                at = visible.start()
                 self._skip_whitespace = False
             if self._at_block_start:
                 openers = self._grammar.opener_list
