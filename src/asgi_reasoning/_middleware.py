@@ -136,10 +136,13 @@ class ReasoningMiddleware:
                     await send(message)
             elif message_type == "http.response.body" and stream is not None:
                 more_body = message.get("more_body", False)
-                body = stream.feed(message.get("body", b""))
+                original = message.get("body", b"")
+                body = stream.feed(original)
                 if not more_body:
                     body += stream.finish()
-                if body or not more_body:
+                if body is original:
+                    await send(message)
+                elif body or not more_body:
                     await send({**message, "body": body})
             elif message_type == "http.response.body" and held_start is not None:
                 json_parts.append(message.get("body", b""))
