@@ -1,0 +1,111 @@
+"""What every benchmark shares: timing, the machine description, and Markdown tables."""
+
+from __future__ import annotations
+
+import gc
+import importlib.metadata
+import os
+import platform
+import statistics
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+
+PACKAGES = (
+    "asgi-reasoning",
+    "orjson",
+    "starlette",
+    "uvicorn",
+    "httptools",
+    "uvloop",
+    "openai",
+    "httpx",
+    "thinkstrip",
+    "think-scrubber",
+    "llm-router-utils",
+)
+
+
+def time_call(function: Callable[[], object], repeats: int) -> float:
+    """Seconds per call of ``function``, over ``repeats`` calls with the collector paused.
+
+    Callers run ``gc.collect()`` once per round: collecting before every measurement costs
+    more than the measurements themselves in a process with a large heap.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        for _ in range(repeats):
+            function()
+        elapsed = time.perf_counter() - start
+    finally:
+        if was_enabled:
+            gc.enable()
+    return elapsed / repeats
+
+
+def repeats_for(function: Callable[[], object], budget_seconds: float) -> int:
+    """How many calls of ``function`` fill about ``budget_seconds`` (one call measured)."""
+    one_call = max(time_call(function, 1), 1e-7)
+    return max(1, min(100_000, round(budget_seconds / one_call)))
+
+
+def median(values: Iterable[float]) -> float:
+    return statistics.median(list(values))
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def package_version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def machine_lines() -> list[str]:
+    """The machine, Python and package versions, as Markdown list items."""
+    usable_cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    versions = ", ".join(
+        f"{name} {version}" for name in PACKAGES if (version := package_version(name)) is not None
+    )
+    return [
+        f"- CPU: {cpu_model()}; cores usable (`nproc`): {usable_cores or os.cpu_count()}",
+        f"- Python {platform.python_version()} ({platform.python_implementation()}), "
+        f"{platform.system()} {platform.release()}",
+        f"- Packages: {versions}",
+        # Other work on the machine slows every contender; the ratios suffer less than times.
+        "- Load average at the end of the run, this benchmark included (1, 5, 15 min): "
+        + load_average(),
+    ]
+
+
+def load_average() -> str:
+    if not hasattr(os, "getloadavg"):
+        return "unknown"
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|",
+    ]
+    lines.extend("| " + " | ".join(row) + " |" for row in rows)
+    return "\n".join(lines)
+
+
+def format_ratio(value: float) -> str:
+    return f"{value:.2f}x"
