@@ -7,7 +7,12 @@ from typing import Any
 import pytest
 
 from asgi_reasoning import PRESETS, ReasoningSplitter
-from asgi_reasoning._config import DEFAULT_MAX_BODY_SIZE, make_config, resolve_tag_format
+from asgi_reasoning._config import (
+    DEFAULT_MAX_BODY_SIZE,
+    check_no_marker_is_a_prefix,
+    make_config,
+    resolve_tag_format,
+)
 
 DEFAULTS: dict[str, Any] = {
     "preset": "think",
@@ -59,9 +64,10 @@ def test_same_opener_may_end_with_several_closers() -> None:
     assert fmt.pairs == (("<r>", "</r>"), ("<r>", "</reason>"))
 
 
-def test_every_preset_passes_its_own_checks() -> None:
-    for name in PRESETS:
-        assert resolve_tag_format(name, None) == PRESETS[name]
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_passes_the_marker_checks(name: str) -> None:
+    check_no_marker_is_a_prefix(PRESETS[name])
+    assert resolve_tag_format(name, None) is PRESETS[name]
 
 
 @pytest.mark.parametrize(
