@@ -286,9 +286,9 @@ class ReasoningSplitter:
                 self._skip_whitespace = False
             if self._at_block_start:
                 openers = self._grammar.opener_list
-                opener = next((m for m in openers if text.startswith(m, at)), None)
-                if opener is not None:
+                if text.startswith(openers, at):
                     # The model repeated the opener its chat template already wrote.
+                    opener = next(m for m in openers if text.startswith(m, at))
                     self.saw_marker = True
                     self._skip_whitespace = True
                     at += len(opener)
