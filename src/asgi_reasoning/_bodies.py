@@ -58,6 +58,16 @@ class SSEBodyRewriter:
         """The bytes to send for this piece of the body."""
         if self._has_failed:
             return body
+        if (
+            self._chunks.is_idle
+            and self._parser.is_idle
+            and body.endswith(b"\n\n")
+            and body.find(b"\r") < 0
+            and not self._may_need_rewrite(body)
+        ):
+            # Whole LF-framed events, no choice inside reasoning or holding text, and no
+            # byte that could start a marker: every event would go out as it is.
+            return body
         items: list[SSEEvent | SSERaw] = []
         try:
             plain = self._parser.match_plain_event(body)

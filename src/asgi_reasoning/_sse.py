@@ -128,6 +128,11 @@ class SSEParser:
         self._is_idle = False
 
     @property
+    def is_idle(self) -> bool:
+        """Nothing is buffered: a chunk ending in a blank line holds only whole events."""
+        return self._is_idle
+
+    @property
     def is_passthrough(self) -> bool:
         """True once an event exceeded `max_event_size`: all later bytes come back as `SSERaw`."""
         return self._is_passthrough
