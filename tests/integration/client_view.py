@@ -4,9 +4,10 @@ way users read them."""
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
+
+from tests.asgi_helpers import event_data, split_events
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -14,32 +15,6 @@ if TYPE_CHECKING:
     from openai.types.chat import ChatCompletionChunk
 
 JSONObject = dict[str, Any]
-
-# SSE: an event ends at a blank line; lines end with CRLF, LF or CR.
-EVENT_BOUNDARY: Final = re.compile(rb"\r\n\r\n|\n\n|\r\r")
-LINE_END: Final = re.compile(r"\r\n|\n|\r")
-
-
-def split_events(body: bytes) -> list[bytes]:
-    """The raw bytes of each complete event, terminator included, in order; a tail is kept."""
-    events: list[bytes] = []
-    position = 0
-    for match in EVENT_BOUNDARY.finditer(body):
-        events.append(body[position : match.end()])
-        position = match.end()
-    if position < len(body):
-        events.append(body[position:])
-    return events
-
-
-def event_data(raw_event: bytes) -> str | None:
-    """The `data` of one event (lines joined with LF), or None when it has no data line."""
-    data_lines = [
-        line[5:].removeprefix(" ")
-        for line in LINE_END.split(raw_event.decode("utf-8"))
-        if line.startswith("data:")
-    ]
-    return "\n".join(data_lines) if data_lines else None
 
 
 def data_payloads(body: bytes) -> list[str]:

@@ -15,6 +15,7 @@ from openai import AsyncOpenAI, OpenAI
 if TYPE_CHECKING:
     from openai.types.chat import ChatCompletionMessageParam
 
+from tests.asgi_helpers import split_events
 from tests.integration.client_view import (
     ChoiceText,
     assemble_chunks,
@@ -22,7 +23,6 @@ from tests.integration.client_view import (
     chunk_objects,
     kinds_switch_once,
     reasoning_of,
-    split_events,
 )
 from tests.integration.scripted_model import (
     BARE_HEADER,
