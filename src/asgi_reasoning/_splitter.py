@@ -122,7 +122,7 @@ class _Grammar:
     __slots__ = (
         "closers_after",
         "in_content",
-        "none",
+        "no_markers",
         "opener_list",
         "openers",
         "tool_call_starts",
@@ -134,7 +134,7 @@ class _Grammar:
         # An implicit end begins a tool call too, wherever it is met.
         self.tool_call_starts = frozenset((*fmt.implicit_ends, *fmt.tool_call_starts))
         self.in_content = _MarkerSet((*self.opener_list, *self.tool_call_starts))
-        self.none = _MarkerSet(())
+        self.no_markers = _MarkerSet(())
         closers: dict[str | None, set[str]] = {None: {end for _, end in fmt.pairs}}
         for start, end in fmt.pairs:
             closers.setdefault(start, set()).add(end)
@@ -327,7 +327,8 @@ class ReasoningSplitter:
             self._markers = self._grammar.closers_after[opener]
             self._at_block_start = self._block_is_new = self._skip_whitespace = True
         else:
-            self._markers = self._grammar.none if tool_call_began else self._grammar.in_content
+            grammar = self._grammar
+            self._markers = grammar.no_markers if tool_call_began else grammar.in_content
             self._at_block_start = self._block_is_new = self._skip_whitespace = False
         self._trigger = self._markers.trigger
         self._is_calm = False
