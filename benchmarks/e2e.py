@@ -74,6 +74,8 @@ def serve(app: str) -> Iterator[str]:
         "--http",
         "httptools",
         "--no-access-log",
+        "--lifespan",
+        "off",
         "--log-level",
         "warning",
     ]
