@@ -114,14 +114,13 @@ class ReasoningMiddleware:
         del request
         max_body_size = self.config.max_body_size
 
-        body_kind: BodyKind | None = None
         held_start: Message | None = None
         stream: SSEBodyRewriter | None = None
         json_parts: list[bytes] = []
         json_size = 0
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal body_kind, held_start, stream, json_size
+            nonlocal held_start, stream, json_size
             message_type = message["type"]
             if message_type == "http.response.start":
                 body_kind = self._body_kind(message)
