@@ -13,7 +13,7 @@ import os
 import uvicorn
 
 from asgi_reasoning import ReasoningMiddleware
-from asgi_reasoning._proxy import make_proxy_app
+from asgi_reasoning.proxy import make_proxy_app
 
 UPSTREAM = os.environ.get("UPSTREAM", "http://127.0.0.1:8080")
 

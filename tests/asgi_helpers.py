@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     import anyio
 
-    from asgi_reasoning._types import ASGIApp, Message, Receive, Scope, Send
+    from asgi_reasoning.asgi import ASGIApp, Message, Receive, Scope, Send
 
 JSONObject = dict[str, Any]
 Headers = list[tuple[bytes, bytes]]

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from asgi_reasoning import ReasoningSplitter
-from asgi_reasoning._bodies import SSEBodyRewriter, rewrite_json_body
-from asgi_reasoning._config import resolve_tag_format
-from asgi_reasoning._policy import Policy
+from asgi_reasoning.bodies import SSEBodyRewriter, rewrite_json_body
+from asgi_reasoning.policy import Policy
+from asgi_reasoning.text.presets import resolve_tag_format
 
 THINK = resolve_tag_format("think", None)
 

@@ -16,8 +16,8 @@ import openai
 import pytest
 
 from asgi_reasoning import ReasoningMiddleware
-from asgi_reasoning._cli import Transcript, main
-from asgi_reasoning._demo_model import ANSWER_TEXT, REASONING_TEXT
+from asgi_reasoning.cli import Transcript, main
+from asgi_reasoning.cli.demo_model import ANSWER_TEXT, REASONING_TEXT
 from tests.test_proxy import running_upstream
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from openai.types.chat import ChatCompletionMessageParam
 
-    from asgi_reasoning._types import ASGIApp
+    from asgi_reasoning.asgi import ASGIApp
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[1]
 START_LIMIT_S: Final = 20.0
@@ -108,7 +108,7 @@ def read_completion(client: openai.OpenAI, model: str) -> tuple[str, str]:
 def app_module(tmp_path: Path) -> Iterator[str]:
     """An importable module, in a fresh --app-dir, that serves the scripted model."""
     (tmp_path / "scripted_app.py").write_text(
-        "from asgi_reasoning._demo_model import ScriptedReasoningModel\n"
+        "from asgi_reasoning.cli.demo_model import ScriptedReasoningModel\n"
         "app = ScriptedReasoningModel(token_delay=0)\n"
         "def create_app():\n"
         "    return ScriptedReasoningModel(token_delay=0)\n"
@@ -126,7 +126,7 @@ def served_apps(monkeypatch: pytest.MonkeyPatch) -> list[ASGIApp]:
         apps.append(app)
         return 0
 
-    monkeypatch.setattr("asgi_reasoning._cli._serve_forever", record)
+    monkeypatch.setattr("asgi_reasoning.cli._serve_forever", record)
     return apps
 
 

@@ -7,12 +7,8 @@ from typing import Any
 import pytest
 
 from asgi_reasoning import PRESETS, ReasoningSplitter
-from asgi_reasoning._config import (
-    DEFAULT_MAX_BODY_SIZE,
-    check_no_marker_is_a_prefix,
-    make_config,
-    resolve_tag_format,
-)
+from asgi_reasoning.config import DEFAULT_MAX_BODY_SIZE, make_config
+from asgi_reasoning.text.presets import check_no_marker_is_a_prefix, resolve_tag_format
 
 DEFAULTS: dict[str, Any] = {
     "preset": "think",

@@ -9,8 +9,8 @@ import anyio
 import openai
 import pytest
 
-from asgi_reasoning._cli import serve_in_thread
-from asgi_reasoning._demo_model import (
+from asgi_reasoning.cli import serve_in_thread
+from asgi_reasoning.cli.demo_model import (
     ANSWER_TEXT,
     DEMO_MODEL_NAME,
     REASONING_TEXT,

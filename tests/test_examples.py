@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from asgi_reasoning import ReasoningMiddleware
-from asgi_reasoning._cli import serve_in_thread
-from asgi_reasoning._demo_model import ANSWER_TEXT, REASONING_TEXT, ScriptedReasoningModel
+from asgi_reasoning.cli import serve_in_thread
+from asgi_reasoning.cli.demo_model import ANSWER_TEXT, REASONING_TEXT, ScriptedReasoningModel
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -65,7 +65,7 @@ if TYPE_CHECKING:
 
     from starlette.websockets import WebSocket
 
-    from asgi_reasoning._types import Message, Receive, Scope, Send
+    from asgi_reasoning.asgi import Message, Receive, Scope, Send
 
 pytestmark = pytest.mark.anyio
 

@@ -31,7 +31,7 @@ from tests.asgi_helpers import (
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from asgi_reasoning._types import Message, Receive, Scope, Send
+    from asgi_reasoning.asgi import Message, Receive, Scope, Send
 
 pytestmark = pytest.mark.anyio
 

@@ -17,16 +17,16 @@ import openai
 import pytest
 
 from asgi_reasoning import ReasoningMiddleware
-from asgi_reasoning._cli import serve_in_thread
-from asgi_reasoning._demo_model import ANSWER_TEXT, REASONING_TEXT, SCRIPTED_PIECES
-from asgi_reasoning._proxy import make_proxy_app
+from asgi_reasoning.cli import serve_in_thread
+from asgi_reasoning.cli.demo_model import ANSWER_TEXT, REASONING_TEXT, SCRIPTED_PIECES
+from asgi_reasoning.proxy import make_proxy_app
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator, Mapping
 
     from openai.types.chat import ChatCompletionMessageParam
 
-    from asgi_reasoning._types import ASGIApp
+    from asgi_reasoning.asgi import ASGIApp
 
 QUIET_MODEL: Final = "quiet"
 HELD_MODEL: Final = "held"

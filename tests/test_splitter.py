@@ -10,13 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from asgi_reasoning import PRESETS, ReasoningSplitter
-from asgi_reasoning._config import resolve_tag_format
+from asgi_reasoning.text.presets import resolve_tag_format
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from asgi_reasoning._presets import TagFormat
-    from asgi_reasoning._splitter import Segment
+    from asgi_reasoning.text.presets import TagFormat
+    from asgi_reasoning.text.splitter import Segment
 
 
 def run(splitter: ReasoningSplitter, pieces: Sequence[str]) -> list[Segment]:

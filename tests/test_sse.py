@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from asgi_reasoning._sse import (
+from asgi_reasoning.wire.sse import (
     DEFAULT_MAX_EVENT_SIZE,
     SSEEvent,
     SSEParser,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ._middleware import ReasoningMiddleware as ReasoningMiddleware
-from ._presets import PRESETS as PRESETS
-from ._presets import TagFormat as TagFormat
-from ._splitter import ReasoningSplitter as ReasoningSplitter
+from .middleware import ReasoningMiddleware as ReasoningMiddleware
+from .text.presets import PRESETS as PRESETS
+from .text.presets import TagFormat as TagFormat
+from .text.splitter import ReasoningSplitter as ReasoningSplitter
 
 __version__ = "0.1.0"
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from asgi_reasoning._cli import main
+from asgi_reasoning.cli import main
 
 raise SystemExit(main())

@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Final
 
-from . import _json
-from ._completion import ChunkRewriter, rewrite_completion
-from ._splitter import compile_grammar
-from ._sse import SSEEvent, SSEParser, SSERaw, encode_event
+from .apis.chat_completions import ChunkRewriter, rewrite_completion
+from .text.splitter import compile_grammar
+from .wire import json as _json
+from .wire.sse import SSEEvent, SSEParser, SSERaw, encode_event
 
 if TYPE_CHECKING:
-    from ._policy import Policy
+    from .policy import Policy
 
 logger = logging.getLogger("asgi_reasoning")
 
@@ -49,7 +49,7 @@ class SSEBodyRewriter:
         self._parser = SSEParser()
         self._chunks = ChunkRewriter(policy, choice_count=choice_count)
         grammar = compile_grammar(policy.tag_format)
-        self._triggers = (*grammar.in_content.first_chars_json, *ALWAYS_INSPECT)
+        self._triggers = (*map(_json.string_bytes, grammar.in_content.first_chars), *ALWAYS_INSPECT)
         self._line_ending = b"\n"
         self._has_logged_unknown = False
         self._has_failed = False

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._config import Config, Mode
-    from ._presets import TagFormat
+    from .config import Config, Mode
+    from .text.presets import TagFormat
 
 logger = logging.getLogger("asgi_reasoning")
 

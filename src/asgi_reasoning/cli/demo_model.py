@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from asgi_reasoning._types import Receive, Scope, Send
+    from asgi_reasoning.asgi import Receive, Scope, Send
 
 DEMO_MODEL_NAME: Final = "scripted-reasoner"
 DEMO_PROMPT: Final = 'How many times does the letter "r" appear in "strawberry"?'

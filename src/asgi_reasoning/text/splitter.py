@@ -24,17 +24,16 @@ Rules (DESIGN.md §4):
 
 from __future__ import annotations
 
-import json
 import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
-from ._config import resolve_tag_format
+from .presets import resolve_tag_format
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from ._presets import TagFormat
+    from .presets import TagFormat
 
 Kind: TypeAlias = Literal["reasoning", "content"]
 Segment: TypeAlias = "tuple[Kind, str]"
@@ -52,7 +51,7 @@ class _MarkerSet:
     __slots__ = (
         "_by_first_char",
         "_prefixes",
-        "first_chars_json",
+        "first_chars",
         "max_hold",
         "single",
         "trigger",
@@ -67,10 +66,7 @@ class _MarkerSet:
         self._by_first_char = tuple((c, tuple(ms)) for c, ms in by_first_char.items())
         self.single = ordered[0] if len(ordered) == 1 else None
         self.trigger_is_unique = self.single is not None and self.single.count(self.single[0]) == 1
-        # How each first character looks inside a JSON string (escaped when JSON must).
-        self.first_chars_json = tuple(
-            json.dumps(c, ensure_ascii=False)[1:-1].encode() for c in by_first_char
-        )
+        self.first_chars = tuple(by_first_char)
         # Text without this character can hold no marker, nor the start of one. With
         # markers of several first characters there is no such shortcut: "" is in every str.
         # With no markers, a noncharacter stands in: finding it only costs the slow path.

@@ -41,7 +41,7 @@ import httpx
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable
 
-    from asgi_reasoning._types import Receive, Scope, Send
+    from asgi_reasoning.asgi import Receive, Scope, Send
 
 RawHeaders = list[tuple[bytes, bytes]]
 

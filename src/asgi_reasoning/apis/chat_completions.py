@@ -19,11 +19,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from ._splitter import CONTENT, REASONING, ReasoningSplitter
+from ..text.splitter import CONTENT, REASONING, ReasoningSplitter
 
 if TYPE_CHECKING:
-    from ._policy import Policy
-    from ._splitter import Kind, Segment
+    from ..policy import Policy
+    from ..text.splitter import Kind, Segment
 
 NATIVE_FIELDS: Final = ("reasoning_content", "reasoning")
 CHUNK_IDENTITY_KEYS: Final = ("id", "object", "created", "model", "system_fingerprint")

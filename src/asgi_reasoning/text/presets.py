@@ -15,9 +15,11 @@ Intentional divergences:
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, cast
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -167,3 +169,59 @@ PRESETS: Final[Mapping[str, TagFormat]] = MappingProxyType(
 def normalize_preset_name(name: str) -> str:
     """``"DeepSeek-R1"`` -> ``"deepseek_r1"``: the form ``PRESETS`` is keyed by."""
     return name.strip().lower().replace("-", "_")
+
+
+def resolve_tag_format(preset: object, tags: object) -> TagFormat:
+    """The preset's format, with its pairs replaced by ``tags`` when given."""
+    if not isinstance(preset, str):
+        raise TypeError(f"preset: expected a str, got {type(preset).__name__}")
+    fmt = PRESETS.get(normalize_preset_name(preset))
+    if fmt is None:
+        raise ValueError(f"preset: unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+    if tags is not None:
+        fmt = dataclasses.replace(fmt, pairs=_check_tags(tags))
+        check_no_marker_is_a_prefix(fmt)
+    # A preset's own markers are checked by the test suite, not on every construction.
+    return fmt
+
+
+def _check_tags(tags: object) -> tuple[tuple[str, str], ...]:
+    if isinstance(tags, (str, bytes)) or not isinstance(tags, Sequence):
+        raise TypeError("tags: expected a list of (start, end) string pairs")
+    pairs: list[tuple[str, str]] = []
+    for pair in tags:
+        if (
+            isinstance(pair, (str, bytes))
+            or not isinstance(pair, Sequence)
+            or len(pair) != 2
+            or not all(isinstance(marker, str) for marker in pair)
+        ):
+            raise TypeError(f"tags: expected (start, end) string pairs, got {pair!r}")
+        start, end = cast("tuple[str, str]", tuple(pair))
+        if not start or not end:
+            raise ValueError(f"tags: markers must not be empty, got {(start, end)!r}")
+        if start == end:
+            raise ValueError(f"tags: start and end must differ, got {(start, end)!r}")
+        pairs.append((start, end))
+    if not pairs:
+        raise ValueError("tags: give at least one (start, end) pair, or leave tags=None")
+    return tuple(dict.fromkeys(pairs))
+
+
+def check_no_marker_is_a_prefix(fmt: TagFormat) -> None:
+    # One marker being a prefix of another would make the splitter wait for text that may
+    # never come ("<a" vs "<ab>") and make a marker's role depend on what follows it.
+    openers = {start for start, _ in fmt.pairs}
+    closers = {end for _, end in fmt.pairs}
+    roles = [("opener", m) for m in openers] + [("closer", m) for m in closers]
+    roles += [("implicit end", m) for m in fmt.implicit_ends]
+    roles += [("tool-call start", m) for m in fmt.tool_call_starts]
+    for role, marker in roles:
+        for other_role, other in roles:
+            if marker == other and role != other_role:
+                raise ValueError(f"tags: {marker!r} is both an {role} and a {other_role}")
+            if marker != other and other.startswith(marker):
+                raise ValueError(
+                    f"tags: {role} {marker!r} is a prefix of {other_role} {other!r}, "
+                    "so neither can be recognised as it streams"
+                )

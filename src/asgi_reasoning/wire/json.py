@@ -13,7 +13,7 @@ try:
 except ImportError:  # pragma: no cover - exercised by the CI job without the extra
     orjson = None  # type: ignore[assignment]
 
-__all__ = ["JSONDecodeError", "dumps", "loads"]
+__all__ = ["JSONDecodeError", "dumps", "loads", "string_bytes"]
 
 JSONDecodeError: tuple[type[Exception], ...]
 
@@ -36,3 +36,8 @@ else:  # pragma: no cover
 
     def dumps(value: Any) -> bytes:
         return _encoder.encode(value).encode("utf-8")
+
+
+def string_bytes(text: str) -> bytes:
+    """How ``text`` looks inside a JSON string written by a server (escaped where JSON must)."""
+    return json.dumps(text, ensure_ascii=False)[1:-1].encode()

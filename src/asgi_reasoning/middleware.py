@@ -23,16 +23,16 @@ import re
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from . import _json
-from ._bodies import SSEBodyRewriter, rewrite_json_body
-from ._config import DEFAULT_MAX_BODY_SIZE, DEFAULT_PATHS, make_config
-from ._policy import decide_policy
+from .bodies import SSEBodyRewriter, rewrite_json_body
+from .config import DEFAULT_MAX_BODY_SIZE, DEFAULT_PATHS, make_config
+from .policy import decide_policy
+from .wire import json as _json
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
-    from ._config import Mode, StartsInReasoning
-    from ._types import ASGIApp, Message, Receive, Scope, Send
+    from .asgi import ASGIApp, Message, Receive, Scope, Send
+    from .config import Mode, StartsInReasoning
 
 logger = logging.getLogger("asgi_reasoning")
 

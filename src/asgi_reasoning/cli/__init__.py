@@ -19,7 +19,7 @@ from asgi_reasoning import PRESETS, __version__
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
-    from asgi_reasoning._types import ASGIApp
+    from asgi_reasoning.asgi import ASGIApp
 
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8000
@@ -334,7 +334,7 @@ def _run_serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
 
 
 def _run_proxy(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from asgi_reasoning._proxy import make_proxy_app
+    from asgi_reasoning.proxy import make_proxy_app
 
     try:
         proxy_app = make_proxy_app(
@@ -348,7 +348,7 @@ def _run_proxy(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
 
 
 def _run_demo(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from asgi_reasoning._demo_model import ScriptedReasoningModel
+    from asgi_reasoning.cli.demo_model import ScriptedReasoningModel
 
     app = _wrap(ScriptedReasoningModel(token_delay=args.delay), parser, args)
     if args.serve:
@@ -432,7 +432,7 @@ def serve_in_thread(
 
 
 def _print_demo_usage(base_url: str) -> None:
-    from asgi_reasoning._demo_model import DEMO_MODEL_NAME
+    from asgi_reasoning.cli.demo_model import DEMO_MODEL_NAME
 
     request = (
         f'{{"model": "{DEMO_MODEL_NAME}", "stream": true, '
@@ -452,7 +452,7 @@ def _print_demo_usage(base_url: str) -> None:
 def _stream_demo_answer(base_url: str, args: argparse.Namespace) -> int:
     import openai
 
-    from asgi_reasoning._demo_model import DEMO_MODEL_NAME, DEMO_PROMPT
+    from asgi_reasoning.cli.demo_model import DEMO_MODEL_NAME, DEMO_PROMPT
 
     client = openai.OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0)
     field = "reasoning" if args.field == "reasoning" else "reasoning_content"
