@@ -71,7 +71,7 @@ def test_every_preset_passes_the_marker_checks(name: str) -> None:
     [
         ({"preset": 3}, TypeError, "preset: expected a str"),
         ({"starts_in_reasoning": "yes"}, TypeError, "starts_in_reasoning:"),
-        ({"mode": "hide"}, ValueError, "mode: unknown mode 'hide'; choose one of: separate"),
+        ({"mode": "hide"}, ValueError, "mode: unknown value 'hide'; choose one of: separate"),
         ({"mode": None}, TypeError, "mode: expected a str"),
         ({"field": "content"}, ValueError, "field: 'content' is a message field"),
         ({"field": ()}, TypeError, "field: expected"),

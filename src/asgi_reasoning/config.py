@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal, TypeAlias, cast
+from typing import Any, Final, Literal, TypeAlias, TypeVar, cast
 
 from .text.presets import TagFormat, resolve_tag_format
 
 Mode: TypeAlias = Literal["separate", "strip", "passthrough"]
+ResponsesReasoning: TypeAlias = Literal["text", "summary", "both"]
+_Choice = TypeVar("_Choice", bound=str)
 StartsInReasoning: TypeAlias = "bool | Callable[[Mapping[str, Any]], bool] | None"
 
 MODES: Final[tuple[Mode, ...]] = ("separate", "strip", "passthrough")
-DEFAULT_PATHS: Final = ("*/chat/completions",)
+RESPONSES_REASONING: Final[tuple[ResponsesReasoning, ...]] = ("text", "summary", "both")
+DEFAULT_PATHS: Final = ("*/chat/completions", "*/v1/responses", "*/v1/messages")
 DEFAULT_MAX_BODY_SIZE: Final = 32 * 1024 * 1024
 # A message's own keys: writing reasoning into one of them would destroy the answer.
 RESERVED_FIELDS: Final = frozenset({"content", "role", "tool_calls", "function_call", "refusal"})
@@ -42,6 +45,8 @@ class Config:
     paths: tuple[str, ...]
     request_overrides: bool
     max_body_size: int
+    responses_reasoning: ResponsesReasoning = "text"
+    signature: str = ""
 
 
 def make_config(
@@ -54,6 +59,8 @@ def make_config(
     paths: object,
     request_overrides: object,
     max_body_size: object,
+    responses_reasoning: object = "text",
+    signature: object = "",
 ) -> Config:
     """Validate the middleware's keyword arguments."""
     return Config(
@@ -64,15 +71,30 @@ def make_config(
         paths=_check_paths(paths),
         request_overrides=_check_bool("request_overrides", request_overrides),
         max_body_size=_check_max_body_size(max_body_size),
+        responses_reasoning=_check_choice(
+            "responses_reasoning", responses_reasoning, RESPONSES_REASONING
+        ),
+        signature=_check_str("signature", signature),
     )
 
 
 def _check_mode(mode: object) -> Mode:
-    if not isinstance(mode, str):
-        raise TypeError(f"mode: expected a str, got {type(mode).__name__}")
-    if mode not in MODES:
-        raise ValueError(f"mode: unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
-    return mode
+    return _check_choice("mode", mode, MODES)
+
+
+def _check_choice(name: str, value: object, choices: tuple[_Choice, ...]) -> _Choice:
+    if not isinstance(value, str):
+        raise TypeError(f"{name}: expected a str, got {type(value).__name__}")
+    for choice in choices:
+        if value == choice:
+            return choice
+    raise ValueError(f"{name}: unknown value {value!r}; choose one of: {', '.join(choices)}")
+
+
+def _check_str(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name}: expected a str, got {type(value).__name__}")
+    return value
 
 
 def _check_field(field: object) -> tuple[str, ...]:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
     from .asgi import ASGIApp, Message, Receive, Scope, Send
-    from .config import Mode, StartsInReasoning
+    from .config import Mode, ResponsesReasoning, StartsInReasoning
 
 logger = logging.getLogger("asgi_reasoning")
 
@@ -64,6 +64,9 @@ class ReasoningMiddleware:
             ``reasoning_format``.
         max_body_size: largest request body read, and largest JSON response buffered, in
             bytes; past it the exchange passes through unchanged.
+        responses_reasoning: where the Responses API gets split reasoning: ``"text"``
+            (``reasoning_text`` content parts), ``"summary"`` (summary parts) or ``"both"``.
+        signature: the ``signature`` of Messages API ``thinking`` blocks made from text.
     """
 
     def __init__(
@@ -78,6 +81,8 @@ class ReasoningMiddleware:
         paths: str | Sequence[str] = DEFAULT_PATHS,
         request_overrides: bool = True,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        responses_reasoning: ResponsesReasoning = "text",
+        signature: str = "",
     ) -> None:
         self.app = app
         self.config = make_config(
@@ -89,6 +94,8 @@ class ReasoningMiddleware:
             paths=paths,
             request_overrides=request_overrides,
             max_body_size=max_body_size,
+            responses_reasoning=responses_reasoning,
+            signature=signature,
         )
         self._path_pattern = re.compile("|".join(map(fnmatch.translate, self.config.paths)))
         self._has_warned_encoded = False

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .config import Config, Mode
+    from .config import Config, Mode, ResponsesReasoning
     from .text.presets import TagFormat
 
 logger = logging.getLogger("asgi_reasoning")
@@ -26,6 +26,8 @@ class Policy:
     starts_in_reasoning: bool
     mode: Mode
     fields: tuple[str, ...]
+    responses_reasoning: ResponsesReasoning = "text"
+    signature: str = ""
 
 
 def decide_policy(config: Config, request: object) -> Policy:
@@ -37,6 +39,8 @@ def decide_policy(config: Config, request: object) -> Policy:
         starts_in_reasoning=_starts_in_reasoning(config, body),
         mode=requested or config.mode,
         fields=config.fields,
+        responses_reasoning=config.responses_reasoning,
+        signature=config.signature,
     )
 
 

@@ -1,0 +1,88 @@
+"""The seam between the body layer and one wire API (Chat Completions, Responses, Messages).
+
+An API shape is one module in ``apis/`` with a ``WireAPI`` subclass and one line in the
+registry (``apis/__init__.py``). It works on parsed JSON only: plain dicts in, plain dicts out.
+The SSE framing, the JSON backend, byte-level shortcuts and failure handling belong to the body
+layer (``bodies.py``), and the ASGI plumbing to ``middleware.py``; neither knows any API.
+
+A rewrite returning ``None`` means "unchanged": the caller forwards the app's own bytes.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from ..policy import Policy
+
+Payload = dict[str, Any]
+"""One JSON object: a streamed event's data, or a whole response body."""
+
+
+class StreamRewriter(ABC):
+    """Rewrites the events of one streamed response, in order, with the state it needs."""
+
+    @property
+    @abstractmethod
+    def is_transparent(self) -> bool:
+        """True when an event holding none of the trigger bytes would come back unchanged.
+
+        The body layer then forwards such an event without parsing it (``WireAPI.triggers``).
+        """
+
+    @abstractmethod
+    def rewrite(self, payload: object) -> list[Payload] | None:
+        """The events to send instead of this one (``[]`` drops it); ``None``: send it as it was."""
+
+    @abstractmethod
+    def flush(self) -> list[Payload]:
+        """Events carrying everything still held: before an end sentinel, and at body end."""
+
+
+class WireAPI(ABC):
+    """What one API shape contributes: its paths, its request reading, its rewriters."""
+
+    name: ClassVar[str]
+    """Short name for logs: ``"chat_completions"``, ``"responses"``, ``"messages"``."""
+
+    path_patterns: ClassVar[tuple[str, ...]]
+    """``fnmatch`` patterns of the request paths this API serves (its last segments)."""
+
+    end_sentinels: ClassVar[frozenset[bytes]] = frozenset()
+    """Non-JSON ``data`` values that end a stream (``[DONE]``); held text is flushed first."""
+
+    always_inspect: ClassVar[tuple[bytes, ...]] = ()
+    """Bytes that send an event to the rewriter even while it is transparent."""
+
+    has_event_names: ClassVar[bool] = False
+    """Events carry an ``event:`` line equal to their ``type`` (Responses, Messages)."""
+
+    def event_name(self, payload: Mapping[str, Any]) -> str | None:
+        """The ``event:`` line for ``payload``, when the API names its events."""
+        if not self.has_event_names:
+            return None
+        name = payload.get("type")
+        return name if isinstance(name, str) else None
+
+    @abstractmethod
+    def thinking_requested(self, request: Mapping[str, Any]) -> bool | None:
+        """Whether the request turns the model's thinking on (True), off (False), or neither."""
+
+    @abstractmethod
+    def new_stream(self, policy: Policy, request: Mapping[str, Any]) -> StreamRewriter:
+        """A rewriter for one streamed response to ``request`` (its parsed JSON, or ``{}``)."""
+
+    @abstractmethod
+    def rewrite_body(self, body: object, policy: Policy) -> Payload | None:
+        """A whole (non-streaming) response with reasoning moved; ``None``: unchanged."""
+
+    @abstractmethod
+    def error_body(self, message: str) -> Payload:
+        """A JSON error body in this API's own shape (strip fails closed with it)."""
+
+    @abstractmethod
+    def error_event(self, message: str) -> Payload:
+        """A streamed error event in this API's own shape, after which the stream ends."""
