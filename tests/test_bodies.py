@@ -10,15 +10,26 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from asgi_reasoning import ReasoningSplitter
-from asgi_reasoning.bodies import SSEBodyRewriter, rewrite_json_body
+from asgi_reasoning.apis.chat_completions import ChatCompletionsAPI
+from asgi_reasoning.bodies import SSEBodyRewriter
+from asgi_reasoning.bodies import rewrite_json_body as rewrite_body
 from asgi_reasoning.policy import Policy
 from asgi_reasoning.text.presets import resolve_tag_format
 
 THINK = resolve_tag_format("think", None)
+CHAT = ChatCompletionsAPI()
 
 
 def policy(*, starts_in_reasoning: bool = False, mode: str = "separate") -> Policy:
     return Policy(THINK, starts_in_reasoning, mode, ("reasoning_content",))  # type: ignore[arg-type]
+
+
+def chat_stream(policy: Policy) -> SSEBodyRewriter:
+    return SSEBodyRewriter(CHAT, policy, CHAT.new_stream(policy, {}))
+
+
+def rewrite_json_body(body: bytes, policy: Policy) -> bytes | None:
+    return rewrite_body(body, CHAT, policy)
 
 
 def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
@@ -86,7 +97,7 @@ def test_any_byte_split_gives_the_client_the_same_text(
 ) -> None:
     body = sse_body(pieces, line_end)
     cuts = [c for c in cuts if c <= len(body)]
-    out = rewrite_in_pieces(body, cuts, SSEBodyRewriter(policy(starts_in_reasoning=prefilled)))
+    out = rewrite_in_pieces(body, cuts, chat_stream(policy(starts_in_reasoning=prefilled)))
     assert read_stream(out) == split_whole("".join(pieces), prefilled)
 
 
@@ -101,7 +112,7 @@ def test_a_stream_without_markers_is_returned_byte_for_byte(
     # No piece ends in a possible opener prefix ("<" alone may; see DESIGN.md §4.8), so
     # exclude those cases from the byte-identity claim and check only the text for them.
     body = sse_body(pieces)
-    out = rewrite_in_pieces(body, [c for c in cuts if c <= len(body)], SSEBodyRewriter(policy()))
+    out = rewrite_in_pieces(body, [c for c in cuts if c <= len(body)], chat_stream(policy()))
     if any(piece.endswith("<") for piece in pieces):
         assert read_stream(out) == ("", "".join(pieces))
     else:
@@ -110,20 +121,20 @@ def test_a_stream_without_markers_is_returned_byte_for_byte(
 
 def test_strip_mode_sends_no_character_of_reasoning() -> None:
     body = sse_body(["<think>", "secret", " plan", "</think>", "answer"])
-    out = rewrite_in_pieces(body, [], SSEBodyRewriter(policy(mode="strip")))
+    out = rewrite_in_pieces(body, [], chat_stream(policy(mode="strip")))
     assert b"secret" not in out and b"plan" not in out
     assert read_stream(out) == ("", "answer")
 
 
 def test_go_style_escaped_markers_are_recognised() -> None:
     body = sse_body(["<think>a</think>b"]).replace(b"<", b"\\u003c").replace(b">", b"\\u003e")
-    out = rewrite_in_pieces(body, [], SSEBodyRewriter(policy()))
+    out = rewrite_in_pieces(body, [], chat_stream(policy()))
     assert read_stream(out) == ("a", "b")
 
 
 def test_truncated_stream_flushes_held_reasoning_at_body_end() -> None:
     body = b"data: " + json.dumps(chunk({"content": "<think>unfinished </th"})).encode() + b"\n\n"
-    out = rewrite_in_pieces(body, [], SSEBodyRewriter(policy()))
+    out = rewrite_in_pieces(body, [], chat_stream(policy()))
     assert read_stream(out) == ("unfinished </th", "")
 
 

@@ -1,7 +1,8 @@
-"""Response bodies, bytes in and bytes out: a streamed SSE body, or a whole JSON body.
+"""Response bodies, bytes in and out, for any wire API: a streamed SSE body or a whole JSON one.
 
-Everything not understood goes out as the original bytes. Sans-I/O like the modules it
-joins: ``_sse`` (framing), ``_completion`` (chat-completion objects), ``_json``.
+The API module (``apis/``) rewrites parsed payloads; this layer owns the framing, the JSON
+backend, the shortcut that forwards events without parsing them, and failure handling.
+Everything not understood goes out as the original bytes. Sans-I/O like the modules it joins.
 """
 
 from __future__ import annotations
@@ -9,47 +10,50 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Final
 
-from .apis.chat_completions import ChunkRewriter, rewrite_completion
 from .text.splitter import compile_grammar
 from .wire import json as _json
 from .wire.sse import SSEEvent, SSEParser, SSERaw, encode_event
 
 if TYPE_CHECKING:
+    from .apis.base import Payload, StreamRewriter, WireAPI
     from .policy import Policy
 
 logger = logging.getLogger("asgi_reasoning")
 
-DONE: Final = b"[DONE]"
-# Bytes that send a chunk to the JSON parser even when no choice is inside reasoning: a
-# JSON escape may hide a marker ("\u003cthink\u003e", as Go servers write "<"), and a
-# server-side reasoning field must be seen to know the server splits by itself.
-ALWAYS_INSPECT: Final = (b"\\u", b'"reasoning')
+# A JSON escape may hide a marker ("\u003cthink\u003e", as Go servers write "<"): such an
+# event is always parsed.
+ALWAYS_INSPECT: Final = (b"\\u",)
 
 
-def rewrite_json_body(body: bytes, policy: Policy) -> bytes | None:
-    """The rewritten ``chat.completion`` body, or ``None`` to send the original."""
+def rewrite_json_body(body: bytes, api: WireAPI, policy: Policy) -> bytes | None:
+    """The rewritten whole response body, or ``None`` to send the original."""
     try:
-        completion = _json.loads(body)
+        parsed = _json.loads(body)
     except _json.JSONDecodeError:
         logger.debug("response body is not JSON; passed through")
         return None
     try:
-        rewritten = rewrite_completion(completion, policy)
+        rewritten = api.rewrite_body(parsed, policy)
         return None if rewritten is None else _json.dumps(rewritten)
     except Exception:
         # Fail open: a shape nobody foresaw must not cost the client its response.
-        logger.exception("could not rewrite a chat.completion body; passed through")
+        logger.exception("could not rewrite a %s body; passed through", api.name)
         return None
 
 
 class SSEBodyRewriter:
     """Rewrites one ``text/event-stream`` body, chunk by chunk, as it is sent."""
 
-    def __init__(self, policy: Policy, *, choice_count: int | None = 1) -> None:
+    def __init__(self, api: WireAPI, policy: Policy, events: StreamRewriter) -> None:
+        self._api = api
         self._parser = SSEParser()
-        self._chunks = ChunkRewriter(policy, choice_count=choice_count)
+        self._events = events
         grammar = compile_grammar(policy.tag_format)
-        self._triggers = (*map(_json.string_bytes, grammar.in_content.first_chars), *ALWAYS_INSPECT)
+        self._triggers = (
+            *map(_json.string_bytes, grammar.in_content.first_chars),
+            *ALWAYS_INSPECT,
+            *api.always_inspect,
+        )
         self._line_ending = b"\n"
         self._has_logged_unknown = False
         self._has_failed = False
@@ -59,14 +63,14 @@ class SSEBodyRewriter:
         if self._has_failed:
             return body
         if (
-            self._chunks.is_idle
-            and self._parser.is_idle
+            self._events.is_transparent
+            and self._parser.is_between_events
             and body.endswith(b"\n\n")
             and body.find(b"\r") < 0
             and not self._may_need_rewrite(body)
         ):
-            # Whole LF-framed events, no choice inside reasoning or holding text, and no
-            # byte that could start a marker: every event would go out as it is.
+            # Whole LF-framed events, nothing held by the rewriter, and no byte that could
+            # start a marker: every event would go out as it is.
             return body
         items: list[SSEEvent | SSERaw] = []
         try:
@@ -80,23 +84,26 @@ class SSEBodyRewriter:
             return self._fail_open(items or [SSERaw(body)])
 
     def finish(self) -> bytes:
-        """The bytes that end the body: what the splitters and the parser still held."""
+        """The bytes that end the body: what the rewriter and the parser still held."""
         if self._has_failed:
             return b""
         items = self._parser.finish()
         try:
-            flushed = self._encode(self._chunks.flush(), None, self._line_ending)
+            flushed = self._encode_fresh(self._events.flush())
             return flushed + b"".join(map(self._render_item, items))
         except Exception:
             return self._fail_open(items)
 
     def _fail_open(self, items: list[SSEEvent | SSERaw]) -> bytes:
         # A shape nobody foresaw: the rest of the stream goes out as the app sent it.
-        logger.exception("could not rewrite an SSE chunk; the rest of the stream passes through")
+        logger.exception(
+            "could not rewrite a %s SSE chunk; the rest of the stream passes through",
+            self._api.name,
+        )
         self._has_failed = True
         try:
-            # Text the splitters held back came before these bytes; it is sent first.
-            held = self._encode(self._chunks.flush(), None, self._line_ending)
+            # Text the rewriter held back came before these bytes; it is sent first.
+            held = self._encode_fresh(self._events.flush())
         except Exception:
             held = b""
         return held + b"".join(item.raw for item in (*items, *self._parser.finish()))
@@ -110,20 +117,26 @@ class SSEBodyRewriter:
         self, raw: bytes, event: SSEEvent | None, data: bytes, line_ending: bytes
     ) -> bytes:
         """The bytes for one event: ``raw`` when unchanged. ``event`` None: a plain one."""
-        if data == DONE:
-            return self._encode(self._chunks.flush(), None, line_ending) + raw
         self._line_ending = line_ending
-        if self._chunks.is_idle and not self._may_need_rewrite(data):
+        if data in self._api.end_sentinels:
+            return self._encode_fresh(self._events.flush()) + raw
+        if self._events.is_transparent and not self._may_need_rewrite(data):
             return raw
         try:
-            chunk = _json.loads(data)
+            payload = _json.loads(data)
         except _json.JSONDecodeError:
             self._log_unknown("an SSE data field is not JSON")
             return raw
-        rewritten = self._chunks.rewrite(chunk)
+        rewritten = self._events.rewrite(payload)
         if rewritten is None:
             return raw
-        return self._encode(rewritten, event, line_ending)
+        source_name = self._api.event_name(payload) if isinstance(payload, dict) else None
+        return b"".join(
+            self._encode_like(event, out)
+            if self._api.event_name(out) == source_name
+            else self._encode_fresh([out])
+            for out in rewritten
+        )
 
     def _may_need_rewrite(self, data: bytes) -> bool:
         # bytes.find: faster here than `in`, and several times faster than a regex alternation.
@@ -132,14 +145,23 @@ class SSEBodyRewriter:
                 return True
         return False
 
-    def _encode(
-        self, chunks: list[dict[str, object]], event: SSEEvent | None, line_ending: bytes
-    ) -> bytes:
-        """Events for ``chunks``: framed like ``event`` (keeping its other fields), or plain."""
+    def _encode_like(self, event: SSEEvent | None, payload: Payload) -> bytes:
+        """``payload`` framed like the event it replaces (its other fields kept)."""
         if event is None:
-            blank = line_ending + line_ending
-            return b"".join(b"data: " + _json.dumps(chunk) + blank for chunk in chunks)
-        return b"".join(encode_event(event, _json.dumps(chunk)) for chunk in chunks)
+            blank = self._line_ending + self._line_ending
+            return b"data: " + _json.dumps(payload) + blank
+        return encode_event(event, _json.dumps(payload))
+
+    def _encode_fresh(self, payloads: list[Payload]) -> bytes:
+        """New events for ``payloads``, in the stream's line ending, named when the API is."""
+        line_ending = self._line_ending
+        parts: list[bytes] = []
+        for payload in payloads:
+            name = self._api.event_name(payload)
+            if name is not None:
+                parts.append(b"event: " + name.encode() + line_ending)
+            parts.append(b"data: " + _json.dumps(payload) + line_ending + line_ending)
+        return b"".join(parts)
 
     def _log_unknown(self, what: str) -> None:
         if not self._has_logged_unknown:

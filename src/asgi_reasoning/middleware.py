@@ -23,6 +23,8 @@ import re
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+from .apis import api_for_path
+from .apis.chat_completions import ChatCompletionsAPI
 from .bodies import SSEBodyRewriter, rewrite_json_body
 from .config import DEFAULT_MAX_BODY_SIZE, DEFAULT_PATHS, make_config
 from .policy import decide_policy
@@ -39,6 +41,7 @@ logger = logging.getLogger("asgi_reasoning")
 Headers = list[tuple[bytes, bytes]]
 BodyKind = Literal["sse", "json"]
 
+_CHAT_COMPLETIONS: Final = ChatCompletionsAPI()
 # Headers that describe the exact bytes of a body, which a rewrite changes.
 DIGEST_HEADERS: Final = frozenset({b"content-md5", b"digest", b"content-digest", b"repr-digest"})
 
@@ -109,16 +112,21 @@ class ReasoningMiddleware:
             await self.app(scope, receive, send)
             return
 
+        # A matched path that no API claims by its last segments is read as Chat
+        # Completions, the one API of the 0.1 releases.
+        api = api_for_path(scope.get("path", "")) or _CHAT_COMPLETIONS
         request: object = None
         if scope.get("method") == "POST":
             request, receive = await self._read_request(receive)
-        policy = decide_policy(self.config, request)
+        body = request if isinstance(request, dict) else None
+        thinking = api.thinking_requested(body) if body is not None else None
+        policy = decide_policy(self.config, body, thinking=thinking)
         if policy.mode == "passthrough":
             await self.app(scope, receive, send)
             return
-        choice_count = _choice_count(request)
+        events = api.new_stream(policy, body)
         # The parsed request (a whole conversation) need not live as long as the response.
-        del request
+        del request, body
         max_body_size = self.config.max_body_size
 
         held_start: Message | None = None
@@ -132,7 +140,7 @@ class ReasoningMiddleware:
             if message_type == "http.response.start":
                 body_kind = self._body_kind(message)
                 if body_kind == "sse":
-                    stream = SSEBodyRewriter(policy, choice_count=choice_count)
+                    stream = SSEBodyRewriter(api, policy, events)
                     headers = _without(message.get("headers", ()), {b"content-length"})
                     await send({**message, "headers": headers})
                 elif body_kind == "json":
@@ -167,7 +175,7 @@ class ReasoningMiddleware:
                     start, held_start = held_start, None
                     original = b"".join(json_parts)
                     json_parts.clear()
-                    rewritten = rewrite_json_body(original, policy)
+                    rewritten = rewrite_json_body(original, api, policy)
                     if rewritten is None:
                         await send(start)
                         await send({**message, "body": original})
@@ -244,14 +252,6 @@ class ReasoningMiddleware:
             except _json.JSONDecodeError:
                 request = None
         return request, replay
-
-
-def _choice_count(request: object) -> int | None:
-    """How many choices the response has (``n``, default 1); ``None`` when unknown."""
-    if not isinstance(request, dict):
-        return None
-    n = request.get("n", 1)
-    return n if isinstance(n, int) and not isinstance(n, bool) and n > 1 else 1
 
 
 def _without(headers: Iterable[Sequence[bytes]], names: set[bytes]) -> Headers:

@@ -30,13 +30,17 @@ class Policy:
     signature: str = ""
 
 
-def decide_policy(config: Config, request: object) -> Policy:
-    """The policy for a request whose JSON body is ``request`` (``None`` when unread)."""
+def decide_policy(config: Config, request: object, *, thinking: bool | None = None) -> Policy:
+    """The policy for a request whose JSON body is ``request`` (``None`` when unread).
+
+    ``thinking`` is what the request says of the model's thinking, as its API reads it
+    (``WireAPI.thinking_requested``): on, off, or ``None`` for neither.
+    """
     body: Mapping[str, Any] = request if isinstance(request, Mapping) else {}
     requested = _requested_mode(body) if config.request_overrides else None
     return Policy(
         tag_format=config.tag_format,
-        starts_in_reasoning=_starts_in_reasoning(config, body),
+        starts_in_reasoning=_starts_in_reasoning(config, body, thinking),
         mode=requested or config.mode,
         fields=config.fields,
         responses_reasoning=config.responses_reasoning,
@@ -44,7 +48,7 @@ def decide_policy(config: Config, request: object) -> Policy:
     )
 
 
-def _starts_in_reasoning(config: Config, body: Mapping[str, Any]) -> bool:
+def _starts_in_reasoning(config: Config, body: Mapping[str, Any], thinking: bool | None) -> bool:
     choice = config.starts_in_reasoning
     if isinstance(choice, bool):
         return choice
@@ -54,7 +58,6 @@ def _starts_in_reasoning(config: Config, body: Mapping[str, Any]) -> bool:
         except Exception:
             logger.exception("starts_in_reasoning callable failed; using the preset's default")
             return config.tag_format.starts_in_reasoning
-    thinking = _thinking_flag(body)
     fmt = config.tag_format
     if thinking is False:
         # The template closed (or never opened) the reasoning block: the model state, not
@@ -63,17 +66,6 @@ def _starts_in_reasoning(config: Config, body: Mapping[str, Any]) -> bool:
     if thinking is True:
         return fmt.starts_in_reasoning or fmt.starts_in_reasoning_when_thinking
     return fmt.starts_in_reasoning
-
-
-def _thinking_flag(body: Mapping[str, Any]) -> bool | None:
-    kwargs = body.get("chat_template_kwargs")
-    if not isinstance(kwargs, Mapping):
-        return None
-    for key in ("enable_thinking", "thinking"):
-        value = kwargs.get(key)
-        if isinstance(value, bool):
-            return value
-    return None
 
 
 def _requested_mode(body: Mapping[str, Any]) -> Mode | None:

@@ -65,15 +65,22 @@ class WireAPI(ABC):
         if not self.has_event_names:
             return None
         name = payload.get("type")
-        return name if isinstance(name, str) else None
+        # A name that could break the framing is not written as an `event:` line.
+        if not isinstance(name, str) or "\n" in name or "\r" in name:
+            return None
+        return name
 
     @abstractmethod
     def thinking_requested(self, request: Mapping[str, Any]) -> bool | None:
         """Whether the request turns the model's thinking on (True), off (False), or neither."""
 
     @abstractmethod
-    def new_stream(self, policy: Policy, request: Mapping[str, Any]) -> StreamRewriter:
-        """A rewriter for one streamed response to ``request`` (its parsed JSON, or ``{}``)."""
+    def new_stream(self, policy: Policy, request: Mapping[str, Any] | None) -> StreamRewriter:
+        """A rewriter for one streamed response to ``request`` (its JSON; ``None``: unread).
+
+        Called before the app runs; keep only what the rewrite needs, the request is then
+        released.
+        """
 
     @abstractmethod
     def rewrite_body(self, body: object, policy: Policy) -> Payload | None:

@@ -1,4 +1,4 @@
-"""Rewrite chat-completion objects: a streamed chunk at a time, or a whole completion.
+"""The Chat Completions API (``*/chat/completions``): chunks as they stream, or a whole completion.
 
 Plain dicts in, plain dicts out, one ``ReasoningSplitter`` per ``choices[].index``. ``None``
 from a rewrite means "unchanged": the caller forwards the original bytes.
@@ -16,14 +16,16 @@ Intentional divergences:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from ..text.splitter import CONTENT, REASONING, ReasoningSplitter
+from ..text.splitter import CONTENT, REASONING, ReasoningSplitter, merge_segments
+from .base import StreamRewriter, WireAPI
 
 if TYPE_CHECKING:
     from ..policy import Policy
-    from ..text.splitter import Kind, Segment
+    from ..text.splitter import Kind
+    from .base import Payload
 
 NATIVE_FIELDS: Final = ("reasoning_content", "reasoning")
 CHUNK_IDENTITY_KEYS: Final = ("id", "object", "created", "model", "system_fingerprint")
@@ -54,19 +56,6 @@ def _reasoning_text(value: object) -> str | None:
     if isinstance(value, list):
         return "".join(text for part in value if (text := _reasoning_text(part)))
     return None
-
-
-def merge_runs(segments: Sequence[Segment]) -> list[Segment]:
-    """Consecutive segments of one kind joined, empty ones dropped."""
-    runs: list[Segment] = []
-    for kind, text in segments:
-        if not text:
-            continue
-        if runs and runs[-1][0] == kind:
-            runs[-1] = (kind, runs[-1][1] + text)
-        else:
-            runs.append((kind, text))
-    return runs
 
 
 def with_texts(
@@ -156,7 +145,7 @@ class _ChoiceState:
         self.is_native = False
 
 
-class ChunkRewriter:
+class ChunkRewriter(StreamRewriter):
     """Rewrites one stream's ``chat.completion.chunk`` objects, with state per choice."""
 
     def __init__(self, policy: Policy, *, choice_count: int | None = 1) -> None:
@@ -167,7 +156,7 @@ class ChunkRewriter:
         self._last_chunk: Mapping[str, Any] = {"object": "chat.completion.chunk"}
 
     @property
-    def is_idle(self) -> bool:
+    def is_transparent(self) -> bool:
         """True when a chunk without marker characters would come back unchanged."""
         if self._policy.starts_in_reasoning and (
             # A choice not seen yet starts inside reasoning: it is not idle.
@@ -175,7 +164,7 @@ class ChunkRewriter:
         ):
             return False
         for state in self._choices.values():
-            if not state.splitter.is_idle:
+            if not state.splitter.passes_text_through:
                 return False
         return True
 
@@ -210,7 +199,7 @@ class ChunkRewriter:
         for index, state in self._choices.items():
             if state.is_native:
                 continue
-            for kind, text in merge_runs(state.splitter.finish()):
+            for kind, text in merge_segments(state.splitter.finish()):
                 if kind == REASONING and self._is_strip:
                     continue
                 delta = self._delta_for({"content": ""}, kind, text)
@@ -264,7 +253,7 @@ class ChunkRewriter:
         text = content if isinstance(content, str) else ""
         runs = state.splitter.feed(text) if text else []
         if choice.get("finish_reason") is not None:
-            runs = merge_runs(runs + state.splitter.finish())
+            runs = merge_segments(runs + state.splitter.finish())
         if len(runs) == 1:
             kind, run_text = runs[0]
             if kind == CONTENT and run_text == text:
@@ -320,3 +309,46 @@ def _carries_more_than_text(choice: Mapping[str, Any], delta: Mapping[str, Any])
         for key, value in delta.items()
         if key != "content" and key not in NATIVE_FIELDS
     )
+
+
+class ChatCompletionsAPI(WireAPI):
+    """OpenAI Chat Completions: ``choices[i].message`` / ``choices[i].delta`` content."""
+
+    name = "chat_completions"
+    path_patterns = ("*/chat/completions",)
+    end_sentinels = frozenset({b"[DONE]"})
+    # A server-side reasoning field must be seen to know the server splits by itself.
+    always_inspect = (b'"reasoning',)
+
+    def thinking_requested(self, request: Mapping[str, Any]) -> bool | None:
+        # vLLM and SGLang pass chat_template_kwargs to the template: Qwen3 reads
+        # enable_thinking, DeepSeek V3.1+ reads thinking.
+        kwargs = request.get("chat_template_kwargs")
+        if not isinstance(kwargs, Mapping):
+            return None
+        for key in ("enable_thinking", "thinking"):
+            value = kwargs.get(key)
+            if isinstance(value, bool):
+                return value
+        return None
+
+    def new_stream(self, policy: Policy, request: Mapping[str, Any] | None) -> ChunkRewriter:
+        return ChunkRewriter(policy, choice_count=_choice_count(request))
+
+    def rewrite_body(self, body: object, policy: Policy) -> Payload | None:
+        return rewrite_completion(body, policy)
+
+    def error_body(self, message: str) -> Payload:
+        return {"error": {"message": message, "type": "server_error", "param": None, "code": None}}
+
+    def error_event(self, message: str) -> Payload:
+        # The OpenAI API (and vLLM) report a failure mid-stream as a data event with "error".
+        return self.error_body(message)
+
+
+def _choice_count(request: Mapping[str, Any] | None) -> int | None:
+    """How many choices the response has (``n``, default 1); ``None`` when unknown."""
+    if request is None:
+        return None
+    n = request.get("n", 1)
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 1 else 1

@@ -224,7 +224,7 @@ class ReasoningSplitter:
         return self._kind == REASONING
 
     @property
-    def is_idle(self) -> bool:
+    def passes_text_through(self) -> bool:
         """In content, holding nothing, skipping nothing: text without markers passes as is."""
         return self._kind == CONTENT and self._is_calm and not self._held
 
@@ -341,3 +341,16 @@ class ReasoningSplitter:
             segments[-1] = (self._kind, segments[-1][1] + text)
         else:
             segments.append((self._kind, text))
+
+
+def merge_segments(segments: Iterable[Segment]) -> list[Segment]:
+    """Consecutive segments of one kind joined, empty ones dropped."""
+    merged: list[Segment] = []
+    for kind, text in segments:
+        if not text:
+            continue
+        if merged and merged[-1][0] == kind:
+            merged[-1] = (kind, merged[-1][1] + text)
+        else:
+            merged.append((kind, text))
+    return merged

@@ -128,7 +128,7 @@ class SSEParser:
         self._is_idle = False
 
     @property
-    def is_idle(self) -> bool:
+    def is_between_events(self) -> bool:
         """Nothing is buffered: a chunk ending in a blank line holds only whole events."""
         return self._is_idle
 
