@@ -207,6 +207,7 @@ def test_head_request_passes_through_unchanged(upstream_server: ServerProcess) -
     ]
 
 
+@pytest.mark.slow
 def test_memory_stays_flat_over_ten_thousand_sequential_streams(
     traced_uvicorn_server: ServerProcess,
 ) -> None:

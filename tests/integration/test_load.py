@@ -115,6 +115,7 @@ def percentiles_us(results: Sequence[StreamResult]) -> tuple[float, float]:
     return cuts[49] / 1000, cuts[98] / 1000
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_five_hundred_concurrent_streams_each_get_their_own_text(
     uvicorn_server: ServerProcess,
