@@ -245,11 +245,13 @@ class SSEParser:
         line_start = self._line_start
         position = self._search_from
         # Positions of the next LF and CR, found once and reused until passed, so that each
-        # byte is searched over once per call however the line ends are mixed.
-        next_lf = text.find(b"\n", position)
-        next_cr = text.find(b"\r", position)
-        while next_lf >= 0 or next_cr >= 0:
-            if next_cr < 0 or 0 <= next_lf < next_cr:
+        # byte is searched over once per call however the line ends are mixed. `size` stands
+        # for "none left": a -1 would compare below every position and send the search over
+        # the rest of the text again after each line (O(lines x bytes) for LF-only streams).
+        next_lf = _find(text, b"\n", position, size)
+        next_cr = _find(text, b"\r", position, size)
+        while next_lf < size or next_cr < size:
+            if next_lf < next_cr:
                 line_end = next_lf
                 line_ending = b"\n"
             elif next_cr + 1 < size:
@@ -263,9 +265,9 @@ class SSEParser:
                 break
             position = line_end + len(line_ending)
             if next_lf < position:
-                next_lf = text.find(b"\n", position)
+                next_lf = _find(text, b"\n", position, size)
             if next_cr < position:
-                next_cr = text.find(b"\r", position)
+                next_cr = _find(text, b"\r", position, size)
             if self._event_line_ending is None:
                 self._event_line_ending = line_ending
             if line_start == line_end:
@@ -309,6 +311,12 @@ class SSEParser:
         self._data_lines = []
         self._event_line_ending = None
         self._line_start = self._search_from = 0
+
+
+def _find(text: bytes | bytearray, byte: bytes, start: int, size: int) -> int:
+    """Where ``byte`` next occurs in ``text`` from ``start``; ``size`` when it does not."""
+    found = text.find(byte, start)
+    return size if found < 0 else found
 
 
 def _is_data_line(line: bytes) -> bool:
