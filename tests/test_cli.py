@@ -16,7 +16,8 @@ import openai
 import pytest
 
 from asgi_reasoning import ReasoningMiddleware
-from asgi_reasoning.cli import Transcript, main
+from asgi_reasoning.cli import main
+from asgi_reasoning.cli.demo import Transcript
 from asgi_reasoning.cli.demo_model import ANSWER_TEXT, REASONING_TEXT
 from tests.test_proxy import running_upstream
 
@@ -126,7 +127,7 @@ def served_apps(monkeypatch: pytest.MonkeyPatch) -> list[ASGIApp]:
         apps.append(app)
         return 0
 
-    monkeypatch.setattr("asgi_reasoning.cli._serve_forever", record)
+    monkeypatch.setattr("asgi_reasoning.cli.server.serve_forever", record)
     return apps
 
 

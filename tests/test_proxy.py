@@ -210,7 +210,7 @@ def proxy_app(upstream_url: str, *, is_wrapped: bool) -> ASGIApp:
     return ReasoningMiddleware(bare) if is_wrapped else bare
 
 
-def asgi_client(upstream_url: str, **proxy_options: float) -> httpx.AsyncClient:
+def asgi_client(upstream_url: str, **proxy_options: Any) -> httpx.AsyncClient:
     proxy_app = make_proxy_app(upstream_url, **proxy_options)
     return httpx.AsyncClient(transport=httpx.ASGITransport(proxy_app), base_url="http://proxy")
 
@@ -338,7 +338,7 @@ async def test_upstream_timeout_gives_502(upstream: StdlibUpstream) -> None:
         ("http://127.0.0.1:8080", {"connect_timeout": -1}),
     ],
 )
-def test_bad_settings_are_rejected(upstream_url: str, options: dict[str, float]) -> None:
+def test_bad_settings_are_rejected(upstream_url: str, options: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=r"upstream|timeout"):
         make_proxy_app(upstream_url, **options)
 
