@@ -2,7 +2,18 @@
 
 The API module (``apis/``) rewrites parsed payloads; this layer owns the framing, the JSON
 backend, the shortcut that forwards events without parsing them, and failure handling.
-Everything not understood goes out as the original bytes. Sans-I/O like the modules it joins.
+Sans-I/O like the modules it joins.
+
+Failure handling depends on the mode (DESIGN.md §17):
+
+- ``separate`` fails open: what cannot be read or rewritten (invalid JSON, an event over
+  ``max_event_size``, an exception in a rewriter) goes out as the app's own bytes, and after
+  an exception mid-stream the rest of the stream does too. Text the rewriter held goes out
+  first, so nothing is lost or repeated.
+- ``strip`` fails closed: the same cases, and data the rewriter cannot vouch for (an event
+  without its blank line at the end of the body, non-JSON data), are replaced by an error in
+  the API's own shape (``WireAPI.error_body`` / ``error_event``), and the log says why. A
+  stream then ends with that error event; every later byte of the app's body is dropped.
 """
 
 from __future__ import annotations
@@ -12,7 +23,7 @@ from typing import TYPE_CHECKING, Final
 
 from .text.splitter import compile_grammar
 from .wire import json as _json
-from .wire.sse import SSEEvent, SSEParser, SSERaw, encode_event
+from .wire.sse import BOM, SSEEvent, SSEParser, SSERaw, encode_event, encode_without_data
 
 if TYPE_CHECKING:
     from .apis.base import Payload, StreamRewriter, WireAPI
@@ -25,20 +36,71 @@ logger = logging.getLogger("asgi_reasoning")
 ALWAYS_INSPECT: Final = (b"\\u",)
 
 
+# What a client is told when strip fails closed; the log says why.
+CLOSED_MESSAGE: Final = "the response could not be filtered; it was withheld"
+CLOSED_STATUS: Final = 502
+
+
+class FailedClosed(Exception):
+    """Strip could not filter a whole body: send ``body`` with status 502 instead of it."""
+
+    def __init__(self, body: bytes) -> None:
+        super().__init__("the response was replaced by an error")
+        self.body = body
+
+
+def closed_json_body(api: WireAPI, reason: str) -> bytes:
+    """The error body that replaces a whole response strip cannot filter; logs ``reason``."""
+    logger.error("strip: %s; the %s response was replaced by an error", reason, api.name)
+    return _json.dumps(api.error_body(CLOSED_MESSAGE))
+
+
+def closed_sse_body(api: WireAPI, reason: str) -> bytes:
+    """The error event that replaces a stream strip cannot filter; logs ``reason``."""
+    logger.error("strip: %s; the %s stream was replaced by an error", reason, api.name)
+    payload = api.error_event(CLOSED_MESSAGE)
+    name = api.event_name(payload)
+    head = b"" if name is None else b"event: " + name.encode() + b"\n"
+    return head + b"data: " + _json.dumps(payload) + b"\n\n"
+
+
 def rewrite_json_body(body: bytes, api: WireAPI, policy: Policy) -> bytes | None:
-    """The rewritten whole response body, or ``None`` to send the original."""
+    """The rewritten whole response body, or ``None`` to send the original.
+
+    Under strip, raises ``FailedClosed`` when the body cannot be filtered.
+    """
+    is_strip = policy.mode == "strip"
     try:
         parsed = _json.loads(body)
     except _json.JSONDecodeError:
+        if is_strip:
+            raise FailedClosed(closed_json_body(api, "the body is not JSON")) from None
         logger.debug("response body is not JSON; passed through")
         return None
     try:
         rewritten = api.rewrite_body(parsed, policy)
-        return None if rewritten is None else _json.dumps(rewritten)
+        if rewritten is None or _is_same(rewritten, parsed):
+            # Unchanged: the app's own bytes, not a re-serialisation of them.
+            return None
+        return _json.dumps(rewritten)
     except Exception:
+        if is_strip:
+            logger.exception("strip: could not rewrite a %s body", api.name)
+            raise FailedClosed(closed_json_body(api, "the rewrite failed")) from None
         # Fail open: a shape nobody foresaw must not cost the client its response.
         logger.exception("could not rewrite a %s body; passed through", api.name)
         return None
+
+
+def _is_same(rewritten: object, parsed: object) -> bool:
+    try:
+        return rewritten == parsed
+    except RecursionError:
+        return False
+
+
+class _CannotFilter(Exception):
+    """Bytes that strip may not forward and cannot rewrite (the message says what)."""
 
 
 class SSEBodyRewriter:
@@ -56,12 +118,19 @@ class SSEBodyRewriter:
         )
         self._line_ending = b"\n"
         self._has_logged_unknown = False
+        self._fails_closed = policy.mode == "strip"
+        # Fail open: the rest of the body passes through. Fail closed: the body has ended.
         self._has_failed = False
+
+    @property
+    def has_ended(self) -> bool:
+        """The stream was ended by an error event (strip failed closed): send no more bytes."""
+        return self._has_failed and self._fails_closed
 
     def feed(self, body: bytes) -> bytes:
         """The bytes to send for this piece of the body."""
         if self._has_failed:
-            return body
+            return b"" if self._fails_closed else body
         if (
             self._events.is_transparent
             and self._parser.is_between_events
@@ -72,44 +141,75 @@ class SSEBodyRewriter:
             # Whole LF-framed events, nothing held by the rewriter, and no byte that could
             # start a marker: every event would go out as it is.
             return body
-        items: list[SSEEvent | SSERaw] = []
-        try:
-            plain = self._parser.match_plain_event(body)
-            if plain is not None:
-                # Most servers send one `data: {json}` event per body message.
+        plain = self._parser.match_plain_event(body)
+        if plain is not None:
+            # Most servers send one `data: {json}` event per body message.
+            try:
                 return self._render_data(body, None, *plain)
-            items = self._parser.feed(body)
-            return b"".join(map(self._render_item, items))
-        except Exception:
-            return self._fail_open(items or [SSERaw(body)])
+            except Exception as error:
+                return self._fail(b"", [SSERaw(body)], error)
+        return self._render_items(self._parser.feed(body))
 
     def finish(self) -> bytes:
-        """The bytes that end the body: what the rewriter and the parser still held."""
+        """The bytes that end the body: what the parser and then the rewriter still held."""
         if self._has_failed:
             return b""
-        items = self._parser.finish()
+        # The parser's last event (one ended by a bare CR waits for the next byte) came
+        # before the end of the body, so it goes out before the text flushed at the end.
+        sent = self._render_items(self._parser.finish(), is_final=True)
+        if self._has_failed:
+            return sent
         try:
-            flushed = self._encode_fresh(self._events.flush())
-            return flushed + b"".join(map(self._render_item, items))
-        except Exception:
-            return self._fail_open(items)
+            return sent + self._encode_fresh(self._events.flush())
+        except Exception as error:
+            return self._fail(sent, [], error)
 
-    def _fail_open(self, items: list[SSEEvent | SSERaw]) -> bytes:
-        # A shape nobody foresaw: the rest of the stream goes out as the app sent it.
-        logger.exception(
-            "could not rewrite a %s SSE chunk; the rest of the stream passes through",
-            self._api.name,
-        )
+    def _render_items(self, items: list[SSEEvent | SSERaw], *, is_final: bool = False) -> bytes:
+        sent: list[bytes] = []
+        for position, item in enumerate(items):
+            try:
+                sent.append(self._render_item(item, is_final=is_final))
+            except Exception as error:  # noqa: PERF203 - zero-cost try since Python 3.11
+                # Events before this one went out rewritten; this one and the rest go raw
+                # (or not at all), so no text is sent twice.
+                return self._fail(b"".join(sent), items[position:], error)
+        return b"".join(sent)
+
+    def _fail(self, sent: bytes, unsent: list[SSEEvent | SSERaw], error: Exception) -> bytes:
+        """Bytes that end this chunk after ``error``: fail open, or closed under strip."""
         self._has_failed = True
         try:
-            # Text the rewriter held back came before these bytes; it is sent first.
+            # Text the rewriter held back came before the unsent bytes; it goes first. (Under
+            # strip the rewriter flushes answer text only.)
             held = self._encode_fresh(self._events.flush())
         except Exception:
             held = b""
-        return held + b"".join(item.raw for item in (*items, *self._parser.finish()))
+        if self._fails_closed:
+            if isinstance(error, _CannotFilter):
+                logger.error("strip: %s; the %s stream ends with an error", error, self._api.name)
+            else:
+                logger.exception("strip: could not rewrite a %s SSE event", self._api.name)
+            self._parser.finish()
+            closing = self._encode_fresh([self._api.error_event(CLOSED_MESSAGE)])
+            return sent + held + closing
+        # A shape nobody foresaw: the rest of the stream goes out as the app sent it.
+        logger.error(
+            "could not rewrite a %s SSE chunk; the rest of the stream passes through",
+            self._api.name,
+            exc_info=error,
+        )
+        rest = (*unsent, *self._parser.finish())
+        return sent + held + b"".join(item.raw for item in rest)
 
-    def _render_item(self, item: SSEEvent | SSERaw) -> bytes:
-        if isinstance(item, SSERaw) or item.data is None:
+    def _render_item(self, item: SSEEvent | SSERaw, *, is_final: bool = False) -> bytes:
+        if isinstance(item, SSERaw):
+            if self._fails_closed and item.raw != BOM:
+                if self._parser.is_passthrough:
+                    raise _CannotFilter("an SSE event is larger than the parser's cap")
+                if is_final and _holds_a_field(item.raw):
+                    raise _CannotFilter("the body ended inside an event (no blank line)")
+            return item.raw
+        if item.data is None:
             return item.raw
         return self._render_data(item.raw, item, item.data, item.line_ending)
 
@@ -125,11 +225,17 @@ class SSEBodyRewriter:
         try:
             payload = _json.loads(data)
         except _json.JSONDecodeError:
+            if self._fails_closed:
+                raise _CannotFilter("an SSE data field is not JSON") from None
             self._log_unknown("an SSE data field is not JSON")
             return raw
         rewritten = self._events.rewrite(payload)
         if rewritten is None:
             return raw
+        if not rewritten:
+            # Dropped; an `id:` (or `retry:`) line still goes out, in an event without data,
+            # so that the client's Last-Event-ID stays the app's.
+            return b"" if event is None else encode_without_data(event)
         source_name = self._api.event_name(payload) if isinstance(payload, dict) else None
         return b"".join(
             self._encode_like(event, out)
@@ -167,3 +273,11 @@ class SSEBodyRewriter:
         if not self._has_logged_unknown:
             self._has_logged_unknown = True
             logger.debug("%s; passed through unchanged", what)
+
+
+def _holds_a_field(raw: bytes) -> bool:
+    """Whether unterminated SSE bytes hold a line other than a comment or blank."""
+    for line in raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n"):
+        if line and not line.startswith(b":"):
+            return True
+    return False

@@ -25,7 +25,14 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from .apis import api_for_path
 from .apis.chat_completions import ChatCompletionsAPI
-from .bodies import SSEBodyRewriter, rewrite_json_body
+from .bodies import (
+    CLOSED_STATUS,
+    FailedClosed,
+    SSEBodyRewriter,
+    closed_json_body,
+    closed_sse_body,
+    rewrite_json_body,
+)
 from .config import DEFAULT_MAX_BODY_SIZE, DEFAULT_PATHS, make_config
 from .policy import decide_policy
 from .wire import json as _json
@@ -39,7 +46,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("asgi_reasoning")
 
 Headers = list[tuple[bytes, bytes]]
-BodyKind = Literal["sse", "json"]
+# "encoded": an SSE or JSON body under a content-encoding, which is not read.
+BodyKind = Literal["sse", "json", "encoded"]
 
 _CHAT_COMPLETIONS: Final = ChatCompletionsAPI()
 # Headers that describe the exact bytes of a body, which a rewrite changes.
@@ -129,17 +137,38 @@ class ReasoningMiddleware:
         del request, body
         max_body_size = self.config.max_body_size
 
+        is_strip = policy.mode == "strip"
         held_start: Message | None = None
         stream: SSEBodyRewriter | None = None
         json_parts: list[bytes] = []
         json_size = 0
+        # Strip failed closed and the response was ended: nothing more of the app's goes out.
+        has_ended = False
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal held_start, stream, json_size
+            nonlocal held_start, stream, json_size, has_ended
             message_type = message["type"]
+            if has_ended:
+                return
             if message_type == "http.response.start":
+                # ASGI allows any iterable of headers (a generator): read them once.
+                message = {**message, "headers": list(message.get("headers", ()))}
                 body_kind = self._body_kind(message)
-                if body_kind == "sse":
+                if body_kind == "encoded" and is_strip:
+                    # DESIGN.md §17: a body that cannot be read cannot be filtered.
+                    if _media_type(message["headers"]) == b"text/event-stream":
+                        headers = _without(
+                            message["headers"], {b"content-length", b"content-encoding"}
+                        )
+                        await send({**message, "headers": headers})
+                        closing = closed_sse_body(api, "the stream is compressed")
+                        await send({"type": "http.response.body", "body": closing})
+                    else:
+                        await _send_closed(
+                            send, message, closed_json_body(api, "the body is compressed")
+                        )
+                    has_ended = True
+                elif body_kind == "sse":
                     stream = SSEBodyRewriter(api, policy, events)
                     headers = _without(message.get("headers", ()), {b"content-length"})
                     await send({**message, "headers": headers})
@@ -152,6 +181,10 @@ class ReasoningMiddleware:
                 more_body = message.get("more_body", False)
                 original = message.get("body", b"")
                 body = stream.feed(original)
+                if stream.has_ended:
+                    has_ended = True
+                    await send({"type": "http.response.body", "body": body})
+                    return
                 if not more_body:
                     body += stream.finish()
                 if body is original:
@@ -162,7 +195,13 @@ class ReasoningMiddleware:
                 json_parts.append(message.get("body", b""))
                 json_size += len(json_parts[-1])
                 more_body = message.get("more_body", False)
-                if json_size > max_body_size:
+                if json_size > max_body_size and is_strip:
+                    start, held_start = held_start, None
+                    json_parts.clear()
+                    reason = f"the body is larger than max_body_size ({max_body_size} bytes)"
+                    await _send_closed(send, start, closed_json_body(api, reason))
+                    has_ended = True
+                elif json_size > max_body_size:
                     logger.warning(
                         "JSON response larger than max_body_size (%d bytes); passed through",
                         max_body_size,
@@ -175,7 +214,11 @@ class ReasoningMiddleware:
                     start, held_start = held_start, None
                     original = b"".join(json_parts)
                     json_parts.clear()
-                    rewritten = rewrite_json_body(original, api, policy)
+                    try:
+                        rewritten = rewrite_json_body(original, api, policy)
+                    except FailedClosed as failure:
+                        await _send_closed(send, start, failure.body)
+                        return
                     if rewritten is None:
                         await send(start)
                         await send({**message, "body": original})
@@ -216,7 +259,7 @@ class ReasoningMiddleware:
                     media_type.decode("latin-1"),
                     encoding.decode("latin-1"),
                 )
-            return None
+            return "encoded"
         return "sse" if media_type == b"text/event-stream" else "json"
 
     async def _read_request(self, receive: Receive) -> tuple[object, Receive]:
@@ -252,6 +295,25 @@ class ReasoningMiddleware:
             except _json.JSONDecodeError:
                 request = None
         return request, replay
+
+
+def _media_type(headers: Iterable[Sequence[bytes]]) -> bytes:
+    for name, value in headers:
+        if name.lower() == b"content-type":
+            return value.split(b";", 1)[0].strip().lower()
+    return b""
+
+
+async def _send_closed(send: Send, start: Message, body: bytes) -> None:
+    """Strip failed closed: ``body`` (an error in the API's shape) replaces the response."""
+    replaced = {b"content-type", b"content-encoding", b"etag", *DIGEST_HEADERS}
+    headers = _without(start.get("headers", ()), replaced | {b"content-length"})
+    headers += [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode("ascii")),
+    ]
+    await send({**start, "status": CLOSED_STATUS, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _without(headers: Iterable[Sequence[bytes]], names: set[bytes]) -> Headers:

@@ -51,7 +51,15 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["DEFAULT_MAX_EVENT_SIZE", "SSEEvent", "SSEParser", "SSERaw", "encode_event"]
+__all__ = [
+    "BOM",
+    "DEFAULT_MAX_EVENT_SIZE",
+    "SSEEvent",
+    "SSEParser",
+    "SSERaw",
+    "encode_event",
+    "encode_without_data",
+]
 
 DEFAULT_MAX_EVENT_SIZE: Final = 1 * 1024 * 1024
 
@@ -59,7 +67,8 @@ _CR: Final = 13
 _LF: Final = 10
 _SPACE: Final = 32
 _COLON: Final = 58
-_BOM: Final = b"\xef\xbb\xbf"
+BOM: Final = b"\xef\xbb\xbf"
+"""The byte order mark a stream may start with, returned as its own ``SSERaw``."""
 _LINE_END: Final = re.compile(rb"\r\n|\r|\n")
 
 
@@ -208,12 +217,12 @@ class SSEParser:
         buffer = self._buffer
         if self._is_at_stream_start:
             buffer += chunk
-            if len(buffer) < len(_BOM) and _BOM.startswith(buffer):
+            if len(buffer) < len(BOM) and BOM.startswith(buffer):
                 return items
             self._is_at_stream_start = False
-            if buffer.startswith(_BOM):
-                items.append(SSERaw(_BOM))
-                del buffer[: len(_BOM)]
+            if buffer.startswith(BOM):
+                items.append(SSERaw(BOM))
+                del buffer[: len(BOM)]
             chunk = bytes(buffer)
             buffer.clear()
         # Scan the chunk itself when nothing is buffered: slices of it are already `bytes`,
@@ -360,3 +369,17 @@ def encode_event(event: SSEEvent, data: bytes) -> bytes:
         else:
             kept.append(line + line_ending)
     return b"".join(before_data) + data_block + b"".join(after_data) + line_ending
+
+
+def encode_without_data(event: SSEEvent) -> bytes:
+    """``event`` without its data lines, or ``b""`` when nothing else is in it.
+
+    For an event whose data is dropped: its ``id:`` and ``retry:`` lines still take effect
+    (the SSE specification sets the last event ID even for an event with no data, which is
+    not dispatched), and its comments and other fields stay in order.
+    """
+    lines = _LINE_END.split(event.raw)[:-2]
+    kept = [line + event.line_ending for line in lines if not _is_data_line(line)]
+    if not kept:
+        return b""
+    return b"".join(kept) + event.line_ending
