@@ -38,10 +38,13 @@ def decide_policy(config: Config, request: object, *, thinking: bool | None = No
     """
     body: Mapping[str, Any] = request if isinstance(request, Mapping) else {}
     requested = _requested_mode(body) if config.request_overrides else None
+    # DESIGN.md §17: the operator's strip is a floor. A request may ask for more privacy
+    # (strip), never for less: under strip no switch brings reasoning back.
+    mode = "strip" if config.mode == "strip" else requested or config.mode
     return Policy(
         tag_format=config.tag_format,
         starts_in_reasoning=_starts_in_reasoning(config, body, thinking),
-        mode=requested or config.mode,
+        mode=mode,
         fields=config.fields,
         responses_reasoning=config.responses_reasoning,
         signature=config.signature,
@@ -69,15 +72,22 @@ def _starts_in_reasoning(config: Config, body: Mapping[str, Any], thinking: bool
 
 
 def _requested_mode(body: Mapping[str, Any]) -> Mode | None:
-    """The mode the client's switches ask for; when they conflict, strip wins, then off."""
+    """The mode the client's switches ask for; when they conflict, strip wins, then off.
+
+    ``reasoning_format``: Groq's ``"hidden"`` drops reasoning (strip) and ``"raw"`` leaves it
+    in the text (passthrough); vLLM's and SGLang's ``"none"`` is passthrough too; any other
+    name (``"parsed"``, ``"deepseek"``, ...) asks for it apart (separate).
+    """
     reasoning = body.get("reasoning")
-    if body.get("include_reasoning") is False or (
-        isinstance(reasoning, Mapping) and reasoning.get("exclude") is True
+    reasoning_format = body.get("reasoning_format")
+    if (
+        body.get("include_reasoning") is False
+        or (isinstance(reasoning, Mapping) and reasoning.get("exclude") is True)
+        or reasoning_format == "hidden"
     ):
         return "strip"
-    reasoning_format = body.get("reasoning_format")
     separate = body.get("separate_reasoning")
-    if reasoning_format == "none" or separate is False:
+    if reasoning_format in ("none", "raw") or separate is False:
         return "passthrough"
     if separate is True or isinstance(reasoning_format, str):
         return "separate"
