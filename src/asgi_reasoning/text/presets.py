@@ -370,6 +370,14 @@ _FAMILY_PRESETS: Final[dict[str, TagFormat]] = {
         start_reason='inside: the template ends the prompt with "Here are my reasoning '
         'steps:\\n"; thinking off writes the final-response marker into the prompt too',
     ),
+    "inkling": TagFormat(
+        pairs=(("<|content_thinking|>", "<|end_message|>"),),
+        implicit_ends=("<|content_invoke_tool_json|>", "<|content_invoke_tool_text|>"),
+        answer_starts=("<|content_text|>",),
+        answer_ends=("<|message_model|>", "<|content_model_end_sampling|>"),
+        models="Inkling typed content blocks (<|message_model|><|content_thinking|>…)",
+        start_reason="content: every block names its type, thinking included",
+    ),
     "harmony": TagFormat(
         pairs=(),
         channels=HARMONY_CHANNELS,
@@ -427,6 +435,7 @@ PRESET_ALIASES: Final[Mapping[str, str]] = MappingProxyType(
         "telechat4": "qwen3",
         "exaone4": "qwen3",
         "glm47": "glm45",
+        "hy_v3": "think",
         "minimax": "minimax_m2",
         "minimax_m2_append_think": "minimax_m2",
         "minimax_append_think": "minimax_m2",
