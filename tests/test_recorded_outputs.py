@@ -24,13 +24,19 @@ splitter does only the reasoning part of that job, so per fixture:
   ``<|open|>response<|sep|>`` … ``<|close|>response<|sep|>``; those wrappers are removed from
   content before comparing, as a K3 tool parser does.
 * An output with no reasoning and no marker (thinking off, instruct and coder models) comes back
-  as content, unchanged.
+  as content, unchanged but for answer wrappers (Kimi K3 with thinking off ends its answer
+  with ``<|close|>response<|sep|>``).
 * A truncated or malformed output (``expected_error``) loses nothing: the segments joined in
   order equal the raw output minus its reasoning markers and the whitespace right after them.
 
+* gpt-oss writes Harmony channels and is split with the ``harmony`` preset: its tool calls
+  (a message with a recipient) reach content exactly as written, from their header on, so
+  ``<|start|>``, `` to=`` and ``<|channel|>`` count as tool-call openers. A malformed Harmony
+  output loses no message text: every message body of the raw output is found in the split.
+
 Every output is fed in one piece and again in seeded random pieces of 1 to 4 characters (token
-ids cannot be replayed without the models' tokenizers). gpt-oss is skipped: Harmony is a channel
-protocol, not an inline marker pair. Llama fixtures have no reasoning and are not used.
+ids cannot be replayed without the models' tokenizers). Llama fixtures have no reasoning and are
+not used.
 """
 
 from __future__ import annotations
@@ -100,6 +106,10 @@ KIMI_K3 = ModelSetup(
     ),
 )
 MISTRAL = ModelSetup("mistral", MISTRAL_THINK, ("[TOOL_CALLS]",))
+# Harmony has no marker pair; ``pair`` holds the tokens that mark any Harmony output.
+HARMONY = ModelSetup(
+    "harmony", ("<|channel|>", "<|message|>"), ("<|start|>", " to=", "<|channel|>")
+)
 # Magistral-Small-2506 (tokenizer v11) reasons inside plain-text <think> tags.
 MAGISTRAL_2506 = ModelSetup("think", THINK, ("[TOOL_CALLS]",))
 GEMMA4 = ModelSetup("gemma4", GEMMA4_THOUGHT, ("<|tool_call>",), trims_reasoning=True)
@@ -134,14 +144,13 @@ MODEL_SETUPS: dict[str, ModelSetup] = {
     "mistralai/Mistral-Small-3.2-24B-Instruct-2506": MISTRAL,
     "mistralai/Mistral-7B-Instruct-v0.3": MISTRAL,
     "google/gemma-4-31B-it": GEMMA4,
+    "openai/gpt-oss-20b": HARMONY,
+    "openai/gpt-oss-120b": HARMONY,
 }
 
 FAMILIES_WITHOUT_REASONING = frozenset({"llama"})
-HARMONY_FAMILY = "gpt-oss"
-HARMONY_SKIP_REASON = (
-    "gpt-oss writes Harmony channels (<|channel|>analysis<|message|>...<|end|>, then a final "
-    "channel): a message protocol with headers, not an inline reasoning marker pair"
-)
+# The text of each Harmony message: from its <|message|> to the next control token.
+HARMONY_BODIES = re.compile(r"<\|message\|>(.*?)(?=<\||$)", re.DOTALL)
 RANDOM_PIECE_SEEDS = (1, 2, 3)
 
 
@@ -238,9 +247,13 @@ def assert_content_matches(output: RecordedOutput, setup: ModelSetup, got: str) 
 
 
 def remove_reasoning_markers(text: str, setup: ModelSetup) -> str:
-    """The text with each marker and the whitespace run right after it removed."""
+    """The text with each marker and the whitespace run right after it removed, and the
+    answer wrappers before the first tool call (after it, everything is the call's)."""
+    positions = [text.find(opener) for opener in setup.tool_call_openers]
+    first_call = min((position for position in positions if position >= 0), default=len(text))
+    head, tail = text[:first_call], text[first_call:]
     markers = "|".join(re.escape(marker) for marker in setup.pair)
-    return re.sub(f"(?:{markers})[ \t\r\n]*", "", text)
+    return re.sub(f"(?:{markers})[ \t\r\n]*", "", remove_content_markup(head, setup)) + tail
 
 
 class Selection:
@@ -258,10 +271,6 @@ class Selection:
 
     def add(self, output: RecordedOutput) -> None:
         if output.family in FAMILIES_WITHOUT_REASONING:
-            return
-        if output.family == HARMONY_FAMILY:
-            skip = pytest.mark.skip(reason=HARMONY_SKIP_REASON)
-            self.with_reasoning.append(pytest.param(output, id=output.fixture_id, marks=skip))
             return
         setup = MODEL_SETUPS.get(output.model)
         if setup is None:
@@ -318,12 +327,21 @@ def test_recorded_output_without_reasoning_passes_through(output: RecordedOutput
     setup = MODEL_SETUPS[output.model]
     for chunking, pieces in chunkings(output):
         result = split(setup, pieces, starts_in_reasoning(output, setup))
-        assert (result.reasoning, result.content) == ("", output.raw_output), chunking
+        expected = remove_reasoning_markers(output.raw_output, setup)
+        assert (result.reasoning, result.content) == ("", expected), chunking
 
 
 @pytest.mark.parametrize("output", SELECTION.malformed)
 def test_truncated_or_malformed_output_loses_nothing(output: RecordedOutput) -> None:
     setup = MODEL_SETUPS[output.model]
+    if setup is HARMONY:
+        one_piece = split(setup, [output.raw_output], False)
+        for chunking, pieces in chunkings(output):
+            result = split(setup, pieces, False)
+            assert result == one_piece, chunking
+            for body in HARMONY_BODIES.findall(output.raw_output):
+                assert body in result.in_order, (chunking, body)
+        return
     expected_text = remove_reasoning_markers(output.raw_output, setup)
     for chunking, pieces in chunkings(output):
         result = split(setup, pieces, starts_in_reasoning(output, setup))
@@ -345,4 +363,5 @@ def test_recorded_fixtures_cover_every_reasoning_setup() -> None:
         MISTRAL,
         MAGISTRAL_2506,
         GEMMA4,
+        HARMONY,
     }
