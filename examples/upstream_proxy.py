@@ -4,6 +4,10 @@ Ollama, TGI, LM Studio, vLLM started without a reasoning parser.
 Run it:  UPSTREAM=http://127.0.0.1:8080 python examples/upstream_proxy.py
 Then point your OpenAI client at http://127.0.0.1:8000/v1 instead of the upstream.
 The command line does the same: asgi-reasoning proxy --upstream http://127.0.0.1:8080
+
+`make_reasoning_proxy` normalises each request's path before the middleware matches it
+(so `/v1/chat/./completions` is rewritten like `/v1/chat/completions`), then forwards it to
+the upstream, streaming the answer back.
 """
 
 from __future__ import annotations
@@ -12,12 +16,12 @@ import os
 
 import uvicorn
 
-from asgi_reasoning import ReasoningMiddleware
-from asgi_reasoning.proxy import make_proxy_app
+from asgi_reasoning.proxy import make_reasoning_proxy
 
 UPSTREAM = os.environ.get("UPSTREAM", "http://127.0.0.1:8080")
 
-app = ReasoningMiddleware(make_proxy_app(UPSTREAM), preset="think")  # <- the one line
+app = make_reasoning_proxy(UPSTREAM, preset="think")  # <- the one line
 
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=8000)
+    # The proxy sets X-Forwarded-* itself; uvicorn's own handling of them would hide the peer.
+    uvicorn.run(app, host="127.0.0.1", port=8000, proxy_headers=False)

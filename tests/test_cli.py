@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import queue
 import re
@@ -17,11 +18,14 @@ import pytest
 
 from asgi_reasoning import ReasoningMiddleware
 from asgi_reasoning.cli import main
+from asgi_reasoning.cli.apps import build_app, kwargs_from_json, kwargs_to_json
 from asgi_reasoning.cli.demo import Transcript
 from asgi_reasoning.cli.demo_model import ANSWER_TEXT, REASONING_TEXT
+from asgi_reasoning.cli.options import apply_config_file, build_parser, middleware_kwargs
 from tests.test_proxy import running_upstream
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Iterator
 
     from openai.types.chat import ChatCompletionMessageParam
@@ -29,6 +33,8 @@ if TYPE_CHECKING:
     from asgi_reasoning.asgi import ASGIApp
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[1]
+GATEWAY_EXAMPLE: Final = REPO_ROOT / "examples" / "gateway.toml"
+MIDDLEWARE_TAKES_MODELS: Final = "models" in inspect.signature(ReasoningMiddleware).parameters
 START_LIMIT_S: Final = 20.0
 REASONING_HEADING: Final = "Reasoning (from `reasoning_content`):\n"
 ANSWER_HEADING: Final = "Answer (from `content`):\n"
@@ -341,3 +347,215 @@ def test_version_is_printed(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert run_main(["--version"]) == 0
     assert capsys.readouterr().out == f"asgi-reasoning {__version__}\n"
+
+
+def parsed(argv: list[str]) -> argparse.Namespace:
+    """The options `main` would act on: flags, then the --config file, then defaults."""
+    parser, _ = build_parser()
+    args = parser.parse_args(argv)
+    apply_config_file(args)
+    return args
+
+
+def write_config(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "proxy.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_model_flags_become_models_in_their_order() -> None:
+    models_flags = ["--model", "Qwen3*=qwen3", "--model", "*gpt-oss*=harmony", "--model", "*=think"]
+    args = parsed(["proxy", "--upstream", "http://h:1", *models_flags])
+
+    models = middleware_kwargs(args)["models"]
+    assert isinstance(models, dict)
+    assert list(models.items()) == [("Qwen3*", "qwen3"), ("*gpt-oss*", "harmony"), ("*", "think")]
+
+
+def test_a_glob_may_hold_an_equals_sign() -> None:
+    args = parsed(["serve", "m:app", "--model", "org/name=v2=deepseek_r1"])
+
+    assert middleware_kwargs(args)["models"] == {"org/name=v2": "deepseek_r1"}
+
+
+def test_the_gateway_example_sets_a_preset_per_family() -> None:
+    args = parsed(["proxy", "--config", str(GATEWAY_EXAMPLE)])
+
+    kwargs = middleware_kwargs(args)
+    assert kwargs["models"] == {
+        "*gpt-oss*": {"preset": "harmony", "history": "harmony"},
+        "qwen3*": {"preset": "qwen3"},
+        "minimax-m2*": {"preset": "minimax_m2", "history": "inline"},
+        "deepseek-r1*": {"preset": "deepseek_r1"},
+        "*": {"preset": "think"},
+    }
+    assert (kwargs["mode"], kwargs["field"]) == ("separate", "reasoning_content")
+    assert (args.upstream, args.host, args.port, args.workers) == (
+        "http://127.0.0.1:11434", "127.0.0.1", 8000, 1,
+    )  # fmt: skip
+
+
+def test_flags_override_the_config_file(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        'upstream = "http://file:1"\nmode = "strip"\nfield = "both"\nport = 9001\n'
+        'timeout = 5\nforwarded_allow_ips = ["10.0.0.0/8", "127.0.0.1"]\n'
+        '[models."qwen3*"]\npreset = "qwen3"\n[models."*"]\npreset = "think"\n',
+    )
+    flags = ["--mode", "separate", "--upstream", "http://a:2"]
+    models_flags = ["--model", "qwen3*=deepseek_r1", "--model", "glm*=glm45"]
+    args = parsed(["proxy", "--config", config, *flags, *models_flags])
+
+    kwargs = middleware_kwargs(args)
+    assert kwargs["mode"] == "separate"
+    assert kwargs["field"] == ("reasoning_content", "reasoning")
+    assert list(kwargs["models"].items()) == [  # type: ignore[attr-defined]
+        ("qwen3*", "deepseek_r1"), ("glm*", "glm45"), ("*", {"preset": "think"}),
+    ]  # fmt: skip
+    assert (args.upstream, args.port, args.timeout) == ("http://a:2", 9001, 5.0)
+    assert args.forwarded_allow_ips == "10.0.0.0/8,127.0.0.1"
+
+
+def test_options_survive_the_trip_to_a_worker_process(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        'field = ["reasoning", "reasoning_content"]\ntags = [["<r>", "</r>"]]\n'
+        'paths = ["/v1/*"]\n[models."a*"]\nfield = "both"\n',
+    )
+    kwargs = middleware_kwargs(parsed(["serve", "m:app", "--config", config]))
+
+    assert kwargs_from_json(kwargs_to_json(kwargs)) == kwargs
+    assert kwargs["tags"] == [("<r>", "</r>")]
+    assert kwargs["models"] == {"a*": {"field": ("reasoning_content", "reasoning")}}
+
+
+@pytest.mark.parametrize(
+    ("config_text", "message"),
+    [
+        ("nope = 1\n", "nope: unknown option for proxy"),
+        ("mode = \n", "not valid TOML"),
+        ('port = "80"\n', "port: expected a number"),
+        ("port = 70000\n", "port: not a port number"),
+        ("workers = 0\n", "workers: at least one worker"),
+        ('log_level = "loud"\n', "log_level: choose one of"),
+        ("models = 3\n", "models: expected tables"),
+        ('[models."a*"]\npaths = ["/x"]\n', "models and paths apply to every model"),
+        ('models = {"a*" = 3}\n', "expected a preset name or a table"),
+    ],
+)
+def test_a_bad_config_file_exits_2_naming_the_key(
+    tmp_path: Path, config_text: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, config_text)
+
+    assert run_main(["proxy", "--upstream", "http://h:1", "--config", config]) == 2
+    err = capsys.readouterr().err
+    assert f"--config {config}: " in err
+    assert message in err
+
+
+def test_a_missing_config_file_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_main(["proxy", "--config", "/no/such/file.toml"]) == 2
+    assert "--config /no/such/file.toml: cannot read it" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--model", "qwen3"], "--model: expected GLOB=PRESET, got 'qwen3'"),
+        (["--model", "=qwen3"], "--model: expected GLOB=PRESET"),
+        (["--model", "qwen3*="], "--model: expected GLOB=PRESET"),
+        (["--workers", "0"], "--workers: at least one worker"),
+        (["--workers", "many"], "--workers: not a number of workers"),
+        (["--forwarded-allow-ips", "10.0.0.300"], "forwarded_allow_ips: not an IP address"),
+    ],
+)
+def test_bad_proxy_flags_exit_2_naming_the_option(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_main(["proxy", "--upstream", "http://h:1", *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("upstream", "reason"),
+    [
+        ("http://h:99999", "port 99999 is not in 1..65535"),
+        ("http://h:0", "port 0 is not in 1..65535"),
+        ("http://user:hunter2@h:99999", "http://***@h:99999"),
+        ("http://h/v1?key=1", "a query or fragment cannot be used"),
+        ("unix:///tmp/s", "expected an http:// or https:// URL"),
+    ],
+)
+def test_a_bad_upstream_exits_2_with_the_reason(
+    upstream: str, reason: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_main(["proxy", "--upstream", upstream]) == 2
+
+    err = capsys.readouterr().err
+    assert "upstream: " in err
+    assert reason in err
+    assert "hunter2" not in err
+
+
+def test_the_upstream_may_come_from_the_config_file_only(
+    tmp_path: Path, served_apps: list[ASGIApp], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, 'upstream = "http://user:hunter2@127.0.0.1:9/base"\n')
+
+    assert run_main(["proxy", "--config", config]) == 0
+    err = capsys.readouterr().err
+    assert "proxying to http://***@127.0.0.1:9/base" in err
+    assert "hunter2" not in err
+    assert len(served_apps) == 1
+
+
+def test_proxy_without_an_upstream_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_main(["proxy", "--mode", "strip"]) == 2
+    assert "--upstream" in capsys.readouterr().err
+
+
+def test_workers_serve_the_same_app_in_several_processes() -> None:
+    with (
+        running_upstream() as upstream,
+        cli_server("proxy", "--upstream", upstream.url, "--workers", "2") as url,
+    ):
+        client = openai_client(url)
+        results = {read_completion(client, "scripted") for _ in range(4)}
+
+    assert results == {(REASONING_TEXT, ANSWER_TEXT)}
+
+
+def test_serve_with_workers_imports_the_app_in_each_worker() -> None:
+    argv = ["serve", "starlette_app:app", "--app-dir", "examples", "--workers", "2"]
+    with cli_server(*argv) as base_url:
+        client = openai_client(base_url)
+        streamed = read_stream(client, "tiny-reasoner")
+
+    assert streamed == ("The user says hello. Be friendly.", "Hello! How can I help?")
+
+
+def test_build_app_reports_an_unimportable_app() -> None:
+    from asgi_reasoning.cli.apps import AppSpecError
+
+    with pytest.raises(AppSpecError, match="no_such_module_here"):
+        build_app({"command": "serve", "app": "no_such_module_here:app", "middleware": {}})
+
+
+@pytest.mark.skipif(not MIDDLEWARE_TAKES_MODELS, reason="ReasoningMiddleware has no models yet")
+def test_proxy_routes_each_model_to_its_preset_end_to_end(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        '[models."scripted"]\npreset = "think"\n[models."*"]\npreset = "think"\nmode = "strip"\n',
+    )
+    with (
+        running_upstream() as upstream,
+        cli_server("proxy", "--upstream", upstream.url, "--config", config) as url,
+    ):
+        client = openai_client(url)
+        scripted = read_completion(client, "scripted")
+        other = client.chat.completions.create(model="other", messages=HI).choices[0].message
+
+    assert scripted == (REASONING_TEXT, ANSWER_TEXT)
+    assert other.content == ANSWER_TEXT
+    assert getattr(other, "reasoning_content", None) is None

@@ -55,17 +55,23 @@ def serve_workers(
 ) -> int:
     """Serve an app factory in `workers` processes, as `uvicorn --factory --workers N` does."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
+    config = uvicorn.Config(
+        factory_import_string,
+        factory=True,
+        host=host,
+        port=port,
+        log_level=log_level,
+        workers=workers,
+        **uvicorn_options,
+    )
+    # As in uvicorn.run, plus listening at once: connections made while the workers start
+    # are queued instead of refused.
+    listening_socket = config.bind_socket()
+    listening_socket.listen(config.backlog)
     try:
-        uvicorn.run(
-            factory_import_string,
-            factory=True,
-            host=host,
-            port=port,
-            log_level=log_level,
-            workers=workers,
-            **uvicorn_options,
-        )
+        Multiprocess(config, sockets=[listening_socket]).run()
     except KeyboardInterrupt:
         pass
     return 0
