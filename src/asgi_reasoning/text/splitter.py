@@ -147,6 +147,13 @@ class _MarkerSet:
                 i = text.find(first_char, i + 1)
         return held
 
+    def none_in(self, text: str) -> bool:
+        """Whether ``text`` holds no whole marker."""
+        for marker in self.markers:
+            if marker in text:
+                return False
+        return True
+
     def match(self, text: str, start: int = 0) -> str | None:
         """The marker ``text[start:]`` begins with, if any."""
         for marker in self.markers:
@@ -395,11 +402,14 @@ class ReasoningSplitter:
                         self._held = text[at:]
                         return [(self._kind, text[:at])] if at else []
                 else:
-                    for marker in markers.markers:
-                        if marker in text:
-                            break
-                    else:
-                        at = text.rfind(self._trigger)
+                    # Markers begin at a trigger and hold it once: with one trigger in the
+                    # token, one place may begin a marker.
+                    at = text.rfind(self._trigger)
+                    if (
+                        not text.startswith(markers.markers, at)
+                        if text.find(self._trigger, 0, at) < 0
+                        else markers.none_in(text)
+                    ):
                         if at < len(text) - markers.max_hold or text[at:] not in markers.prefixes:
                             self._held = ""
                             return [(self._kind, text)]
