@@ -15,12 +15,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from asgi_reasoning import PRESETS, ReasoningSplitter
+from asgi_reasoning import PRESETS, ReasoningMiddleware, ReasoningSplitter
 from asgi_reasoning.text.presets import (
     PRESET_ALIASES,
     check_no_marker_is_a_prefix,
     normalize_preset_name,
     resolve_tag_format,
+)
+
+from .asgi_helpers import (
+    Assembled,
+    assemble,
+    completion,
+    content_stream,
+    json_app,
+    message_of,
+    record,
+    sse_app,
 )
 
 if TYPE_CHECKING:
@@ -315,3 +326,37 @@ def test_auto_leaves_out_markers_that_ordinary_text_may_contain(preset: str) -> 
     }
     assert plain_words[preset] in PRESETS[preset].markers()
     assert plain_words[preset] not in auto_markers
+
+
+# Through the middleware: the same samples, streamed token by token and as a whole body.
+
+
+def tokens_of(text: str, size: int = 3) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("sample", SAMPLES, ids=sample_id)
+async def test_family_output_streamed_through_the_middleware(sample: Sample) -> None:
+    app = ReasoningMiddleware(
+        sse_app(content_stream(tokens_of(sample.output))),
+        preset=sample.preset,
+        starts_in_reasoning=sample.starts_in_reasoning,
+    )
+    recorder = await record(app)
+    assert assemble(recorder.body) == Assembled(sample.reasoning, sample.content)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("sample", SAMPLES, ids=sample_id)
+async def test_family_output_as_a_whole_body_through_the_middleware(sample: Sample) -> None:
+    app = ReasoningMiddleware(
+        json_app(completion(sample.output)),
+        preset=sample.preset,
+        starts_in_reasoning=sample.starts_in_reasoning,
+    )
+    message = message_of((await record(app)).body)
+    assert (message.get("reasoning_content") or "", message.get("content") or "") == (
+        sample.reasoning,
+        sample.content,
+    )
