@@ -7,11 +7,12 @@ import re
 from typing import TYPE_CHECKING, Final
 
 from .chat_completions import ChatCompletionsAPI
+from .messages import MessagesAPI
 
 if TYPE_CHECKING:
     from .base import WireAPI
 
-API_SHAPES: Final[tuple[WireAPI, ...]] = (ChatCompletionsAPI(),)
+API_SHAPES: Final[tuple[WireAPI, ...]] = (ChatCompletionsAPI(), MessagesAPI())
 
 _PATTERNS: Final = tuple(
     (re.compile("|".join(map(fnmatch.translate, api.path_patterns))), api) for api in API_SHAPES
