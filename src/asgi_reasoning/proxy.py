@@ -285,8 +285,10 @@ def read_request_target(scope: Scope) -> RequestTarget:
     route_raw_path = _route_raw_path(scope)
     if len(route_raw_path) + len(query) > MAX_TARGET_LENGTH:
         raise TargetError(414, f"the request target is longer than {MAX_TARGET_LENGTH} bytes")
-    if b"#" in query or any(byte < 0x21 or byte > 0x7E for byte in query):
-        raise TargetError(400, "the query holds a fragment or a byte a URI cannot hold")
+    if b"#" in query or any(byte < 0x21 or byte == 0x7F for byte in query):
+        raise TargetError(400, "the query holds a fragment, a space or a control character")
+    # Bytes past ASCII are no part of a URI (RFC 3986 §2): sent on percent-encoded.
+    query = quote(query, safe=bytes(range(0x21, 0x7F)).decode("ascii")).encode("ascii")
     if scope.get("method") == "CONNECT":
         raise TargetError(405, "CONNECT is not proxied")
     if route_raw_path == b"*":
@@ -336,7 +338,8 @@ def _host_header_value(scope: Scope) -> bytes | None:
     values = [value for name, value in scope.get("headers", ()) if name.lower() == b"host"]
     if len(values) > 1:
         raise TargetError(400, "more than one Host header")
-    if values and not _HOST_VALUE.match(values[0]):
+    # RFC 9112 §3.2: an empty Host is valid, for a target URI without an authority.
+    if values and values[0] and not _HOST_VALUE.match(values[0]):
         raise TargetError(400, "the Host header is not a host")
     return values[0] if values else None
 
@@ -621,7 +624,7 @@ class ProxyApp:
             scheme: str = scope.get("scheme", "http")
             forwarded.append((b"x-forwarded-proto", scheme.encode("latin-1")))
         host = next((value for name, value in headers if name == b"host"), None)
-        if b"x-forwarded-host" not in present and host is not None:
+        if b"x-forwarded-host" not in present and host:
             forwarded.append((b"x-forwarded-host", host))
         return forwarded
 
