@@ -56,7 +56,7 @@ HARMONY_CALL = (
 
 SAMPLES = [
     Sample("think", "<think>\nAdd them.\n</think>\n\n2 + 2 = 4.", "Add them.\n", "2 + 2 = 4."),
-    Sample("think", "</think>\n\nNo thinking needed.", "", "No thinking needed."),
+    Sample("think", "</think>\n\nNo thinking needed.", "", "\n\nNo thinking needed."),
     Sample(
         "deepseek_r1",
         "Okay, 2 + 2.\n</think>\n\nThe answer is 4.",
@@ -103,7 +103,7 @@ SAMPLES = [
     ),
     Sample("kimi_k3", "<|open|>response<|sep|>Hi.<|close|>response<|sep|>", "", "Hi."),
     Sample("minimax_m2", "Plan.\n</think>\n\nAnswer.", "Plan.\n", "Answer."),
-    Sample("minimax_m3", "</mm:think>\n\nHello there.", "", "Hello there."),
+    Sample("minimax_m3", "</mm:think>Hello there.", "", "Hello there."),
     Sample("minimax_m3", "<mm:think>Plan.</mm:think>\n\nAnswer.", "Plan.", "Answer."),
     Sample("minimax_m3", "Plan.</mm:think>Answer.", "Plan.", "Answer.", starts_in_reasoning=True),
     Sample("seed_oss", "<seed:think>Plan.</seed:think>Answer.", "Plan.", "Answer."),

@@ -95,11 +95,11 @@ def test_look_alikes_stay_where_they_were(text: str) -> None:
     assert split(text) == ("", text)
 
 
-def test_a_leading_closer_is_dropped_with_the_whitespace_after_it() -> None:
-    assert split("</think>\n\nYes.") == ("", "Yes.")
+def test_a_leading_closer_is_dropped_alone() -> None:
+    assert split("</think>Yes.") == ("", "Yes.")
     s = ReasoningSplitter()
     assert s.feed("</th") == []
-    assert s.feed("ink>\nYes") == [("content", "Yes")]
+    assert s.feed("ink>\nYes") == [("content", "\nYes")]
     assert s.saw_marker
 
 
@@ -419,9 +419,7 @@ def reference_split(text: str, fmt: TagFormat, starts_in_reasoning: bool) -> lis
         skip = False
         if at_start:
             at_start = False
-            leading = first(
-                [*all_closers, *fmt.leading_drops, *(ch.leading_header_starts if ch else ())], i
-            )
+            leading = first([*fmt.leading_drops, *(ch.leading_header_starts if ch else ())], i)
             opener = first(fmt.leading_openers, i)
             if opener is not None:
                 i += len(opener)

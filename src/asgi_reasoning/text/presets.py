@@ -26,13 +26,16 @@ Intentional divergences:
    plain-English phrases, ``hunyuan``'s ``<answer>`` and ``ernie45``'s / Granite 3.3's
    ``<response>`` wrappers (ordinary answers and XML may contain them), nor
    ``harmony_stripped``'s bare channel names.
-2. A closer met in content is dropped, as vLLM and SGLang drop it (a model that answered
-   without an opener, MiniMax-M3's bare leading ``</mm:think>``). At the very start of the
-   output nothing has been sent, so nothing is lost by it; the whitespace after it goes too,
-   as after any closer. Later in content the closer alone goes; the text around it stays
-   content (content already sent is never taken back). ``granite``, ``apriel`` and
-   ``harmony_stripped`` keep their phrase closers as text after the start, since those are
-   English words an answer may use.
+2. A closer met in content (with no opener before it) is dropped, not kept as text: at the
+   very start of the output nothing has been sent yet (MiniMax-M3 begins every answer
+   without thinking with a bare ``</mm:think>``, DeepSeek V3.1's non-thinking template
+   leaves a ``</think>``), and later a stray closer is a leak vLLM's and SGLang's parsers
+   remove too (vLLM's tests call it a regression). Only the closer goes: the text before it
+   stays content (content already sent is never taken back) and so does the whitespace
+   after it, as both engines keep the text after the closer as it is. ``granite``,
+   ``apriel`` and ``harmony_stripped`` keep their closers as text, since those are English
+   phrases an answer may use. (Leading markers, below, are read at the first text the
+   splitter sees; the body layer may forward earlier events without markers untouched.)
 3. Start states are decided per family from its chat template, not copied from an engine
    (vLLM and SGLang disagree for several). A preset starts inside reasoning when its
    template pre-fills the opener, or when every answer of the family begins with a marker

@@ -11,13 +11,13 @@ Rules (DESIGN.md §4; the presets module says what each marker role means):
   format's ``max_header_length``.
 - Each reasoning block after the first starts with ``"\\n\\n"``, so joined reasoning reads as
   paragraphs.
-- The whitespace right after an opener, a closer, an answer start and a leading marker is
-  dropped; nothing else.
+- The whitespace right after an opener, a closer that ends reasoning, an answer start and a
+  leading marker is dropped; nothing else.
 - An opener met at the very start of a reasoning block (a model repeating the opener its
   template pre-filled) is dropped. Later in a block an opener is plain text, since the model
   may be writing about tags.
-- In content an opener opens a block; a closer is dropped (at the very start of the output
-  with the whitespace after it), unless the format keeps stray closers.
+- In content an opener opens a block; a closer is dropped, alone, unless the format keeps
+  stray closers.
 - An implicit end (Qwen3's ``<tool_call>``) ends reasoning and stays in content. It starts a
   tool call, so after it no marker is recognised any more: tool arguments may contain marker
   look-alikes. A tool-call start (Mistral's ``[TOOL_CALLS]``) does the same in content only;
@@ -212,8 +212,7 @@ class _Grammar:
         content.update({o: (_OPEN, True, o) for o in openers if o not in fmt.leading_openers})
 
         # Markers that act only at the very start of the output, before anything was sent.
-        leading: dict[str, _Action] = dict.fromkeys(closers_of[None], (_DROP, True, None))
-        leading.update(dict.fromkeys(fmt.leading_drops, (_DROP, True, None)))
+        leading: dict[str, _Action] = dict.fromkeys(fmt.leading_drops, (_DROP, True, None))
         leading.update({o: (_OPEN, True, o) for o in fmt.leading_openers})
 
         def reasoning(ends: Iterable[str], extra: dict[str, _Action]) -> _State:
@@ -255,15 +254,35 @@ class _Grammar:
         self.header = _State(header)
 
 
+# How many formats and constructions are remembered; beyond it, nothing more is cached.
+_CONSTRUCTED_MAX: Final = 256
+
+
 @lru_cache(maxsize=64)
-def compile_grammar(fmt: TagFormat) -> _Grammar:
+def _compile(fmt: TagFormat) -> _Grammar:
     return _Grammar(fmt)
+
+
+# id(format) -> (format, grammar): a format object seen before is found without hashing its
+# fields (a TagFormat's hash is recomputed on every call). The format is kept, so its id
+# cannot be reused while the entry lives.
+_BY_IDENTITY: Final[dict[int, tuple[TagFormat, _Grammar]]] = {}
+
+
+def compile_grammar(fmt: TagFormat) -> _Grammar:
+    """The compiled states of ``fmt``, built once per distinct format."""
+    entry = _BY_IDENTITY.get(id(fmt))
+    if entry is not None and entry[0] is fmt:
+        return entry[1]
+    grammar = _compile(fmt)
+    if len(_BY_IDENTITY) < _CONSTRUCTED_MAX:
+        _BY_IDENTITY[id(fmt)] = (fmt, grammar)
+    return grammar
 
 
 # (preset, tags) -> (grammar, the preset's start state): construction with explicit tags
 # skips validation and compilation after the first time. Bounded: beyond it, no caching.
 _CONSTRUCTED: Final[dict[tuple[object, object], tuple[_Grammar, bool]]] = {}
-_CONSTRUCTED_MAX: Final = 256
 
 
 class ReasoningSplitter:
