@@ -90,6 +90,12 @@ class RecordingUpstream:
         )
         self.requests.append(seen)
         encoding = (seen.header("x-test-encoding") or [""])[0]
+        if location := seen.header("x-test-location"):
+            own_url = f"http://{seen.header('host')[0]}"
+            headers = [(b"location", location[0].replace("{self}", own_url).encode())]
+            await send({"type": "http.response.start", "status": 307, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
         if scope["path"].endswith("/chat/completions") and scope["method"] == "POST":
             if json.loads(body or b"{}").get("stream"):
                 await self._stream(send, encoding)
@@ -728,3 +734,31 @@ def upstream_url_for(raw_path: bytes) -> str:
     """The upstream URL the proxy builds for a request to `raw_path`."""
     target = read_request_target(http_scope(unquote(raw_path.decode()), raw_path=raw_path))
     return str(BASE_PATH_PROXY._target_url(target))
+
+
+@pytest.mark.parametrize(
+    ("location", "root_path", "public"),
+    [
+        ("{self}/base/v1/chat/completions?x=1", "", "/v1/chat/completions?x=1"),
+        ("{self}/base", "", "/"),
+        ("{self}/base/v1/x", "/llm", "/llm/v1/x"),
+        ("{self}/BASE/v1/x", "", "{self}/BASE/v1/x"),
+        ("/base/v1/x", "/llm", "/llm/v1/x"),
+        ("{self}/basement", "", "{self}/basement"),
+        ("/elsewhere", "", "/elsewhere"),
+        ("https://other.test/base/x", "", "https://other.test/base/x"),
+        ("//other.test/base/x", "", "//other.test/base/x"),
+    ],
+)
+def test_a_redirect_into_the_upstream_points_back_through_the_proxy(
+    location: str, root_path: str, public: str
+) -> None:
+    upstream = RecordingUpstream()
+    with serve_in_thread(upstream, lifespan="off") as upstream_url:
+        app = make_reasoning_proxy(upstream_url + "/base")
+        with serve_in_thread(app, root_path=root_path, proxy_headers=False) as url:
+            headers = b"x-test-location: " + location.encode() + b"\r\n"
+            response = send_raw(port_of(url), raw_request("GET", b"/v1/x", headers=headers))
+
+    assert response.status == 307
+    assert response.header("location") == public.replace("{self}", upstream_url)

@@ -42,6 +42,9 @@ Safe to face clients:
    headers it sent are kept and its address is appended to `X-Forwarded-For`; from any other
    client they are dropped (with `Forwarded` and `X-Real-IP`) and replaced by what the proxy
    saw: the client's address, the scheme it used and its `Host`.
+7. A `Location` into the upstream (its own URL, or a path under its base path) is rewritten
+   to a path through the proxy, under `root_path`, as nginx's default `proxy_redirect`: a
+   redirect never sends a client around the proxy, nor names the upstream's address.
 
 Behaviour worth knowing:
 1. Hop-by-hop headers (RFC 9110 §7.6.1: `connection` and the headers it names, `keep-alive`,
@@ -561,6 +564,7 @@ class ProxyApp:
             content=content,
         )
         is_bodiless = scope["method"] == "HEAD"
+        root_path = quote((scope.get("root_path") or "").rstrip("/"), safe="/%!$&'()*+,;=:@~")
 
         failure: Exception | None = None
         async with anyio.create_task_group() as task_group:
@@ -568,7 +572,9 @@ class ProxyApp:
                 _cancel_on_disconnect, receive, body_forwarded, task_group.cancel_scope
             )
             try:
-                await self._exchange(client, request, send, is_bodiless=is_bodiless)
+                await self._exchange(
+                    client, request, send, is_bodiless=is_bodiless, root_path=root_path
+                )
             except Exception as exc:
                 # Kept out of the task group, which would wrap it in an ExceptionGroup.
                 failure = exc
@@ -629,7 +635,13 @@ class ProxyApp:
         return forwarded
 
     async def _exchange(
-        self, client: httpx.AsyncClient, request: httpx.Request, send: Send, *, is_bodiless: bool
+        self,
+        client: httpx.AsyncClient,
+        request: httpx.Request,
+        send: Send,
+        *,
+        is_bodiless: bool,
+        root_path: str,
     ) -> None:
         try:
             response = await client.send(request, stream=True)
@@ -645,7 +657,10 @@ class ProxyApp:
             return
         try:
             is_decoded = not is_bodiless and _is_decodable(response)
-            headers = _response_headers(response.headers.raw, is_decoded=is_decoded)
+            headers = [
+                (name, self._public_location(value, root_path) if name == b"location" else value)
+                for name, value in _response_headers(response.headers.raw, is_decoded=is_decoded)
+            ]
             await send(
                 {"type": "http.response.start", "status": response.status_code, "headers": headers}
             )
@@ -664,6 +679,36 @@ class ProxyApp:
             # connection must still be closed.
             with anyio.CancelScope(shield=True):
                 await response.aclose()
+
+    def _public_location(self, location: bytes, root_path: str) -> bytes:
+        """A `Location` into the upstream, as the client must follow it: through the proxy.
+
+        As nginx's default `proxy_redirect`: the upstream's own URL (and base path) becomes an
+        absolute-path reference (RFC 9110 §10.2.2) under `root_path`, so that a redirect never
+        sends a client around the proxy, nor names the upstream's address. The client's Host
+        header is not used, so it cannot steer the redirect elsewhere.
+        """
+        text = location.decode("latin-1")
+        upstream = self._upstream
+        base = upstream.base_path.decode("ascii")
+        host = f"[{upstream.host}]" if ":" in upstream.host else upstream.host
+        default_port = 443 if upstream.scheme == "https" else 80
+        origin = f"{upstream.scheme}://{host}".lower()
+        # Scheme and host compare case-insensitively (RFC 3986 §6.2.2.1), the path exactly.
+        origins = [f"{origin}:{upstream.port or default_port}"]
+        if upstream.port in (None, default_port):
+            origins.append(origin)
+        path: str | None = text
+        if not text.startswith("/") or text.startswith("//"):
+            path = next((text[len(o) :] for o in origins if text[: len(o)].lower() == o), None)
+        if path is None or (path and path[0] not in "/?#"):
+            return location
+        if not path.startswith(base) or path[len(base) : len(base) + 1] not in ("", "/", "?", "#"):
+            return location
+        rest = path[len(base) :]
+        if not rest.startswith("/"):
+            rest = "/" + rest
+        return (root_path + rest).encode("latin-1")
 
 
 def _route_path(scope: Scope) -> str:
