@@ -559,3 +559,15 @@ def test_proxy_routes_each_model_to_its_preset_end_to_end(tmp_path: Path) -> Non
     assert scripted == (REASONING_TEXT, ANSWER_TEXT)
     assert other.content == ANSWER_TEXT
     assert getattr(other, "reasoning_content", None) is None
+
+
+def test_the_core_package_never_imports_the_command_line() -> None:
+    code = (
+        "import sys, asgi_reasoning, asgi_reasoning.proxy\n"
+        "assert not [m for m in sys.modules if m.startswith('asgi_reasoning.cli')], sys.modules\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+
+    assert result.returncode == 0, result.stderr
