@@ -79,6 +79,7 @@ class _MarkerSet:
         "first_chars",
         "markers",
         "max_hold",
+        "pair",
         "prefixes",
         "single",
         "trigger",
@@ -93,6 +94,9 @@ class _MarkerSet:
             by_first_char.setdefault(marker[0], []).append(marker)
         self._by_first_char = tuple((c, tuple(ms)) for c, ms in by_first_char.items())
         self.single = ordered[0] if len(ordered) == 1 else None
+        # Two markers ("<think>" and "</think>" in content): two `in` checks are the fastest
+        # test that a token holds neither.
+        self.pair = (ordered[0], ordered[1]) if len(ordered) == 2 else None
         self.first_chars = tuple(by_first_char)
         # Text without this character can hold no marker, nor the start of one. With
         # markers of several first characters there is no such shortcut: "" is in every str.
@@ -421,11 +425,14 @@ class ReasoningSplitter:
                         self._held = text[at:]
                         return [(self._kind, text[:at])] if at else []
                 else:
-                    # Markers begin at a trigger and hold it once: with one trigger in the
-                    # token, one place may begin a marker.
+                    pair = markers.pair
                     at = text.rfind(self._trigger)
                     if (
-                        not text.startswith(markers.markers, at)
+                        pair[0] not in text and pair[1] not in text
+                        if pair is not None
+                        # Markers begin at a trigger and hold it once: with one trigger in
+                        # the token, one place may begin a marker.
+                        else not text.startswith(markers.markers, at)
                         if text.find(self._trigger, 0, at) < 0
                         else markers.none_in(text)
                     ):
