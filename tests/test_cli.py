@@ -571,3 +571,9 @@ def test_the_core_package_never_imports_the_command_line() -> None:
     )
 
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.skipif(not MIDDLEWARE_TAKES_MODELS, reason="ReasoningMiddleware has no models yet")
+def test_the_gateway_example_is_accepted_by_the_middleware(served_apps: list[ASGIApp]) -> None:
+    assert run_main(["proxy", "--config", str(GATEWAY_EXAMPLE)]) == 0
+    assert len(served_apps) == 1
