@@ -332,6 +332,10 @@ def _is_data_line(line: bytes) -> bool:
     return line == b"data" or line.startswith(b"data:")
 
 
+def _is_event_line(line: bytes) -> bool:
+    return line == b"event" or line.startswith(b"event:")
+
+
 def encode_event(event: SSEEvent, data: bytes) -> bytes:
     """`event` with its data replaced by `data`.
 
@@ -376,10 +380,16 @@ def encode_without_data(event: SSEEvent) -> bytes:
 
     For an event whose data is dropped: its ``id:`` and ``retry:`` lines still take effect
     (the SSE specification sets the last event ID even for an event with no data, which is
-    not dispatched), and its comments and other fields stay in order.
+    not dispatched), and its comments and other fields stay in order. Its ``event:`` line
+    goes too: alone it says nothing, and some SSE clients hand it on as an event with empty
+    data (the count of such events would reveal what strip dropped).
     """
     lines = _LINE_END.split(event.raw)[:-2]
-    kept = [line + event.line_ending for line in lines if not _is_data_line(line)]
+    kept = [
+        line + event.line_ending
+        for line in lines
+        if not _is_data_line(line) and not _is_event_line(line)
+    ]
     if not kept:
         return b""
     return b"".join(kept) + event.line_ending
