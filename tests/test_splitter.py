@@ -589,3 +589,52 @@ def test_segments_and_removed_markers_rebuild_the_input(
 def is_subsequence(part: str, whole: str) -> bool:
     chars = iter(whole)
     return all(c in chars for c in part)
+
+
+# Harmony conversations built from messages, so the expected split is known by construction.
+
+harmony_text = ["Plan", " a < b", "\n", "é", "🙂", "{}", "to be"]
+content_bodies = st.lists(st.sampled_from(harmony_text), min_size=1, max_size=4).map("".join)
+# Inside analysis, control tokens other than <|end|> are text.
+analysis_bodies = st.lists(
+    st.sampled_from([*harmony_text, "<|call|>", "<|channel|>final", "<|return|>"]),
+    min_size=1,
+    max_size=4,
+).map("".join)
+harmony_messages = st.lists(
+    st.one_of(
+        st.tuples(st.just("analysis"), analysis_bodies),
+        st.tuples(st.sampled_from(["commentary", "final"]), content_bodies),
+    ),
+    max_size=4,
+)
+
+
+@settings(max_examples=300)
+@given(
+    messages=harmony_messages,
+    call=st.one_of(st.none(), analysis_bodies),
+    cuts=st.sets(st.integers(0, 400), max_size=20),
+)
+def test_harmony_messages_go_where_their_channels_say(
+    messages: list[tuple[str, str]], call: str | None, cuts: set[int]
+) -> None:
+    parts = []
+    for i, (channel, body) in enumerate(messages):
+        start = "" if i == 0 else "<|start|>assistant"
+        parts.append(f"{start}<|channel|>{channel}<|message|>{body}<|end|>")
+    tool_call = ""
+    if call is not None:
+        # A tool call, arguments holding control tokens as text, and whatever follows it.
+        start = "<|start|>assistant" if messages else ""
+        tool_call = f"{start} to=functions.f<|channel|>commentary json<|message|>{call}<|call|>"
+    text = "".join(parts) + tool_call
+    bounds = [0, *sorted(c for c in cuts if c < len(text)), len(text)]
+    pieces = [text[a:b] for a, b in itertools.pairwise(bounds)]
+    # The whitespace starting a reasoning block is dropped, as after any opener.
+    blocks = [body.lstrip() for channel, body in messages if channel == "analysis"]
+    expected_reasoning = BLOCK_SEPARATOR.join(block for block in blocks if block)
+    expected_content = "".join(body for channel, body in messages if channel != "analysis")
+    segments = run(ReasoningSplitter("harmony"), pieces)
+    assert "".join(t for k, t in segments if k == "reasoning") == expected_reasoning
+    assert "".join(t for k, t in segments if k == "content") == expected_content + tool_call
