@@ -688,6 +688,8 @@ def test_a_query_is_sent_on_percent_encoded_past_ascii() -> None:
         ({"path": "/llm", "root_path": "/llm"}, b"/"),
         ({"path": "/v1/models", "root_path": "/llm"}, b"/v1/models"),
         ({"path": "/caf\u00e9/x", "root_path": "/caf\u00e9"}, b"/x"),
+        ({"path": "/caf\u00e9/x", "raw_path": b"/caf%C3%A9/x", "root_path": "/caf\u00e9"}, b"/x"),
+        ({"path": "/v1/100%"}, b"/v1/100%25"),
     ],
 )
 def test_root_path_is_removed_before_the_upstream_base_path(

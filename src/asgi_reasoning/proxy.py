@@ -320,20 +320,27 @@ def _route_raw_path(scope: Scope) -> bytes:
     path: str = scope.get("path", "")
     raw_path: bytes | None = scope.get("raw_path")
     if raw_path is None:
-        raw_path = quote(path, safe="/%!$&'()*+,;=:@~").encode("ascii")
+        raw_path = _quoted_path(path)
     root_path: str = scope.get("root_path", "")
     if not root_path or root_path == "/":
         return raw_path
-    raw_root = quote(root_path.rstrip("/"), safe="/%!$&'()*+,;=:@~").encode("ascii")
-    if raw_path == raw_root:
-        return b"/"
-    if raw_path.startswith(raw_root + b"/"):
-        return raw_path[len(raw_root) :]
+    # uvicorn prefixes raw_path with root_path as it is; Starlette's Mount leaves the raw
+    # path alone, which then holds the root path as the client encoded it.
     stripped_root = root_path.rstrip("/")
+    for raw_root in dict.fromkeys((stripped_root.encode("utf-8"), _quoted_path(stripped_root))):
+        if raw_path == raw_root:
+            return b"/"
+        if raw_path.startswith(raw_root + b"/"):
+            return raw_path[len(raw_root) :]
     if path == stripped_root or path.startswith(stripped_root + "/"):
-        return quote(path[len(stripped_root) :] or "/", safe="/!$&'()*+,;=:@~").encode("ascii")
+        return _quoted_path(path[len(stripped_root) :] or "/")
     # A server that leaves root_path out of path (ASGI before 2.x clarified it).
     return raw_path
+
+
+def _quoted_path(path: str) -> bytes:
+    """A decoded path percent-encoded again, sub-delimiters and `:@` kept (RFC 3986 §3.3)."""
+    return quote(path, safe="/!$&'()*+,;=:@~").encode("ascii")
 
 
 def _host_header_value(scope: Scope) -> bytes | None:
@@ -378,7 +385,7 @@ class TargetNormalizer:
         normal_scope = {
             **scope,
             "path": root_path + unquote(target.raw_path.decode("ascii")),
-            "raw_path": quote(root_path, safe="/%!$&'()*+,;=:@~").encode() + target.raw_path,
+            "raw_path": _quoted_path(root_path) + target.raw_path,
             "headers": headers,
         }
         await self.app(normal_scope, receive, send)
@@ -564,7 +571,7 @@ class ProxyApp:
             content=content,
         )
         is_bodiless = scope["method"] == "HEAD"
-        root_path = quote((scope.get("root_path") or "").rstrip("/"), safe="/%!$&'()*+,;=:@~")
+        root_path = _quoted_path((scope.get("root_path") or "").rstrip("/")).decode("ascii")
 
         failure: Exception | None = None
         async with anyio.create_task_group() as task_group:
