@@ -26,16 +26,20 @@ Intentional divergences:
    plain-English phrases, ``hunyuan``'s ``<answer>`` and ``ernie45``'s / Granite 3.3's
    ``<response>`` wrappers (ordinary answers and XML may contain them), nor
    ``harmony_stripped``'s bare channel names.
-2. A closer met in content (with no opener before it) is dropped, not kept as text: at the
-   very start of the output nothing has been sent yet (MiniMax-M3 begins every answer
-   without thinking with a bare ``</mm:think>``, DeepSeek V3.1's non-thinking template
-   leaves a ``</think>``), and later a stray closer is a leak vLLM's and SGLang's parsers
-   remove too (vLLM's tests call it a regression). Only the closer goes: the text before it
-   stays content (content already sent is never taken back) and so does the whitespace
-   after it, as both engines keep the text after the closer as it is. ``granite``,
+2. A closer met in content (with no opener before it) is dropped, not kept as text. At the
+   very start of the output this is what vLLM and SGLang do (MiniMax-M3 begins every answer
+   without thinking with a bare ``</mm:think>``; vLLM's ``test_minimax_m3_reasoning_parser``
+   drops it), and nothing has been sent yet. Later in content vLLM keeps a stray closer as
+   text (``First</think>Middle</think>Last`` gives content ``Middle</think>Last``); here it
+   is dropped too, because "the start of the output" is not certain in a stream: the body
+   layer forwards events without marker characters unseen by the splitter, so only a rule
+   that is the same everywhere in content gives the same answer however the stream is cut.
+   A stray closer is a leak of the markup in any case. Only the closer goes: the text before
+   it stays content (content already sent is never taken back) and so does the whitespace
+   after it, as both engines keep the text after a leading closer as it is. ``granite``,
    ``apriel`` and ``harmony_stripped`` keep their closers as text, since those are English
    phrases an answer may use. (Leading markers, below, are read at the first text the
-   splitter sees; the body layer may forward earlier events without markers untouched.)
+   splitter sees, with the same caveat; they only exist in Harmony's two presets.)
 3. Start states are decided per family from its chat template, not copied from an engine
    (vLLM and SGLang disagree for several). A preset starts inside reasoning when its
    template pre-fills the opener, or when every answer of the family begins with a marker
