@@ -129,6 +129,13 @@ SAMPLES = [
         "Plan.",
         '<|START_ACTION|>[{"tool_name": "x"}]<|END_ACTION|>',
     ),
+    Sample(
+        "cohere",
+        "<|START_THINKING|> i will call foo<|END_THINKING|><|START_ACTION|>\n[]\n<|END_ACTION|>",
+        "i will call foo",
+        "<|START_ACTION|>\n[]\n<|END_ACTION|>",
+    ),
+    Sample("granite_thinking", "<think>reasoning</think>\n\n\nHello", "reasoning", "Hello"),
     Sample("gemma4", "<|channel>thought\nPlan.<channel|>Answer.", "Plan.", "Answer."),
     Sample(
         "granite",
@@ -360,3 +367,10 @@ async def test_family_output_as_a_whole_body_through_the_middleware(sample: Samp
         sample.reasoning,
         sample.content,
     )
+
+
+def test_a_stray_closer_later_in_content_is_dropped_where_vllm_keeps_it() -> None:
+    """Intentional divergence 2 (presets module): vLLM's MiniMax-M3 parser keeps
+    ``XXX</mm:think>YYY`` whole; here the closer goes, the same however the stream is cut."""
+    sample = Sample("minimax_m3", "XXX</mm:think>YYY", "", "XXXYYY")
+    assert split(sample, [sample.output]) == ("", "XXXYYY")
