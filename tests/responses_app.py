@@ -173,8 +173,8 @@ def stream_events(
     if native_reasoning:
         text = "".join(native_reasoning)
         item = _native_reasoning(text, style)
-        add("response.output_item.added", output_index=index,
-            item={**item, "summary": [], **({"content": []} if "content" in item else {})})  # fmt: skip
+        opening = {**item, "summary": [], **({"content": []} if "content" in item else {})}
+        add("response.output_item.added", output_index=index, item=opening)
         if style == "ollama":
             for piece in native_reasoning:
                 add("response.reasoning_summary_text.delta", item_id=item["id"],

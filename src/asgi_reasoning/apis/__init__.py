@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Final
 
 from .chat_completions import ChatCompletionsAPI
 from .messages import MessagesAPI
+from .responses import ResponsesAPI
 
 if TYPE_CHECKING:
     from .base import WireAPI
 
-API_SHAPES: Final[tuple[WireAPI, ...]] = (ChatCompletionsAPI(), MessagesAPI())
+API_SHAPES: Final[tuple[WireAPI, ...]] = (ChatCompletionsAPI(), MessagesAPI(), ResponsesAPI())
 
 _PATTERNS: Final = tuple(
     (re.compile("|".join(map(fnmatch.translate, api.path_patterns))), api) for api in API_SHAPES

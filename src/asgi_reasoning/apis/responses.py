@@ -102,6 +102,7 @@ class _MessageState:
     items: list[_ClientItem] = field(default_factory=list)
     current: _ClientItem | None = None
     is_finished: bool = False
+    has_text: bool = False
 
 
 class ResponsesRewriter(StreamRewriter):
@@ -249,6 +250,8 @@ class ResponsesRewriter(StreamRewriter):
         delta = payload.get("delta")
         if not isinstance(delta, str):
             return [self._in_current_message(message, payload)]
+        if delta:
+            message.has_text = True
         segments = message.splitter.feed(delta)
         current = message.current
         if (
@@ -263,6 +266,7 @@ class ResponsesRewriter(StreamRewriter):
 
     def _on_text_done(self, message: _MessageState, payload: Payload) -> list[Payload]:
         events = self._emit(message, message.splitter.finish(), None)
+        events += self._keep_if_empty(message)
         current = message.current
         if current is None:
             return events
@@ -584,11 +588,18 @@ class ResponsesRewriter(StreamRewriter):
         events.append(_event(ITEM_DONE, numbered, output_index=item.output_index, item=done_item))
         return events
 
+    def _keep_if_empty(self, message: _MessageState) -> list[Payload]:
+        """A message the server sent without any text goes out as it came, empty."""
+        if message.has_text or message.items:
+            return []
+        return self._open(message, CONTENT)
+
     def _finish_message(self, message: _MessageState) -> list[Payload]:
         """Close the message's items; later items move by the items it became, less one."""
         if message.is_finished:
             return []
-        events = self._emit(message, message.splitter.finish(), None) + self._close(message)
+        events = self._emit(message, message.splitter.finish(), None)
+        events += self._keep_if_empty(message) + self._close(message)
         message.is_finished = True
         self._message = None
         self._index_shift += len(message.items) - 1
