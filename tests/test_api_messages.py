@@ -832,3 +832,17 @@ async def test_the_scripted_app_streams_every_style() -> None:
         SCRIPTS["think"].reasoning,
     )
     assert recorder.header(b"content-type") == b"text/event-stream"
+
+
+def test_the_messages_benchmark_runs_and_its_outputs_are_right() -> None:
+    pytest.importorskip("orjson")
+    from benchmarks import messages_events
+
+    results = messages_events.run(tokens=60, rounds=1, budget_seconds=0.0001)
+    assert [r.case.name for r in results] == [
+        "Messages, reasoning",
+        "Messages, answer after thinking",
+        "Messages, no reasoning",
+    ]
+    assert all(r.output_ok for r in results)
+    assert "added µs/event" in messages_events.render(results)
