@@ -7,22 +7,36 @@ send); what the middleware writes is checked against the ``openai`` SDK's event 
 from __future__ import annotations
 
 import itertools
+import json
 import typing
 from typing import Any, Final
 
+import anyio
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from openai.types.responses import Response, ResponseStreamEvent
 
+from asgi_reasoning import ReasoningMiddleware
 from asgi_reasoning.apis.responses import ResponsesAPI, ResponsesRewriter
 from asgi_reasoning.policy import Policy
 from asgi_reasoning.text.presets import PRESETS
+from tests.asgi_helpers import (
+    Recorder,
+    ScriptedReceive,
+    event_data,
+    http_scope,
+    record,
+    request_messages,
+    split_events,
+)
 from tests.responses_app import (
     MESSAGE_ID,
     STYLES,
     FunctionCall,
     Style,
+    encode_events,
+    responses_app,
     stream_events,
     usage_of,
     whole_response,
@@ -567,3 +581,111 @@ def test_any_stream_without_marker_comes_back_unchanged(
 def test_rewriter_is_the_responses_one() -> None:
     assert isinstance(API.new_stream(policy(), None), ResponsesRewriter)
     assert API.event_name({"type": "response.created"}) == "response.created"
+
+
+RESPONSES_PATH: Final = "/v1/responses"
+
+
+def responses_request(**fields: Any) -> Any:
+    body = {"model": "qwen3-8b", "input": "What is 2+2?", "stream": True, **fields}
+    return ScriptedReceive(request_messages(json.dumps(body).encode()))
+
+
+async def through_middleware(
+    body: list[bytes] | bytes, *, content_type: bytes = b"text/event-stream", **options: Any
+) -> Recorder:
+    app = ReasoningMiddleware(responses_app(body, content_type=content_type), **options)
+    return await record(app, http_scope(RESPONSES_PATH), responses_request())
+
+
+def sse_payloads(body: bytes) -> list[tuple[str | None, Event]]:
+    """(``event:`` line, data JSON) of every event in ``body``."""
+    result = []
+    for raw in split_events(body):
+        data = event_data(raw)
+        if data is None:
+            continue
+        name = next(
+            (line[6:].strip() for line in raw.decode().splitlines() if line.startswith("event:")),
+            None,
+        )
+        result.append((name, json.loads(data)))
+    return result
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("style", STYLES)
+async def test_middleware_splits_a_streamed_response(style: Style) -> None:
+    events = stream_events(THOUGHT, style=style, function_call=FunctionCall("f", "{}"))
+    recorder = await through_middleware(encode_events(events, style))
+    received = sse_payloads(recorder.body)
+    # Every event is named by its type, as the server named its own.
+    assert all(name == payload["type"] for name, payload in received)
+    payloads = [payload for _, payload in received]
+    assert texts_of(final_output(payloads)) == [
+        ("reasoning", "Let me see."),
+        ("message", "The answer is 4."),
+        ("function_call", "{}"),
+    ]
+    assert_consistent(payloads)
+    validate(payloads)
+    recorder.assert_complete()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("style", STYLES)
+async def test_middleware_leaves_a_stream_without_marker_byte_for_byte(style: Style) -> None:
+    call = FunctionCall("f", '{"html": "<b>&</b>"}')
+    body = encode_events(stream_events(["Plain", " text."], style=style, function_call=call), style)
+    recorder = await through_middleware(body)
+    assert recorder.body == b"".join(body)
+
+
+@pytest.mark.anyio
+async def test_middleware_splits_a_whole_response_and_fixes_its_length() -> None:
+    body = json.dumps(whole_response("<think>plan</think>Answer.")).encode()
+    recorder = await through_middleware(body, content_type=b"application/json")
+    result = json.loads(recorder.body)
+    assert texts_of(result["output"]) == [("reasoning", "plan"), ("message", "Answer.")]
+    assert recorder.header(b"content-length") == str(len(recorder.body)).encode()
+
+
+@pytest.mark.anyio
+async def test_middleware_summary_option_reaches_the_stream() -> None:
+    body = encode_events(stream_events(THOUGHT))
+    recorder = await through_middleware(body, responses_reasoning="summary")
+    payloads = [payload for _, payload in sse_payloads(recorder.body)]
+    assert of_type(payloads, "response.reasoning_summary_text.delta")
+    assert not of_type(payloads, "response.reasoning_text.delta")
+
+
+@pytest.mark.anyio
+async def test_middleware_strip_leaves_no_reasoning_in_the_bytes() -> None:
+    events = stream_events(THOUGHT, native_reasoning=["secret"], style="ollama")
+    recorder = await through_middleware(encode_events(events, "ollama"), mode="strip")
+    assert b"secret" not in recorder.body
+    assert b"Let me" not in recorder.body
+    assert b"reasoning" not in recorder.body.replace(b"reasoning_tokens", b"")
+
+
+def _byte_cuts(body: bytes, points: list[int]) -> list[bytes]:
+    bounds = sorted({0, len(body), *(p % (len(body) + 1) for p in points)})
+    return [body[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    points=st.lists(st.integers(0, 10_000), max_size=20),
+    style=st.sampled_from(STYLES),
+    marker=st.booleans(),
+)
+def test_any_byte_split_of_the_body_gives_the_same_events(
+    points: list[int], style: Style, marker: bool
+) -> None:
+    deltas = THOUGHT if marker else ["No", " marker < here."]
+    body = b"".join(encode_events(stream_events(deltas, style=style), style))
+    whole = anyio.run(through_middleware, [body])
+    split = anyio.run(through_middleware, _byte_cuts(body, points))
+    assert sse_payloads(split.body) == sse_payloads(whole.body)
+    if not marker:
+        assert split.body == body
