@@ -846,3 +846,50 @@ def test_the_messages_benchmark_runs_and_its_outputs_are_right() -> None:
     ]
     assert all(r.output_ok for r in results)
     assert "added µs/event" in messages_events.render(results)
+
+
+BLOCK_KINDS = st.sampled_from(["text", "tool_use", "thinking", "redacted_thinking"])
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    blocks=st.lists(
+        st.tuples(BLOCK_KINDS, st.lists(TEXT_PIECES, max_size=6)), min_size=1, max_size=5
+    ),
+    prefilled=st.booleans(),
+    mode=st.sampled_from(["separate", "strip"]),
+    stops_at_end=st.booleans(),
+)
+def test_any_sequence_of_blocks_keeps_indices_consistent(
+    blocks: list[tuple[str, list[str]]], prefilled: bool, mode: str, stops_at_end: bool
+) -> None:
+    events: list[Payload] = [MESSAGE_START]
+    deferred: list[Payload] = []
+    for index, (kind, pieces) in enumerate(blocks):
+        if kind == "text":
+            events += [start(index), *(text(index, piece) for piece in pieces if piece)]
+        elif kind == "tool_use":
+            events.append(start(index, TOOL_BLOCK))
+            events += [delta(index, {"type": "input_json_delta", "partial_json": "{}"})]
+        elif kind == "thinking":
+            events.append(start(index, {"type": "thinking", "thinking": "", "signature": ""}))
+            events += [delta(index, {"type": "thinking_delta", "thinking": "secret"})]
+            events += [delta(index, {"type": "signature_delta", "signature": "sig"})]
+        else:
+            events.append(start(index, {"type": "redacted_thinking", "data": "secret"}))
+        (deferred if stops_at_end else events).append(stop(index))
+    events += [*deferred, MESSAGE_DELTA, MESSAGE_STOP]
+    p = policy(starts_in_reasoning=prefilled, mode=mode)
+    out = rewrite_all(events, p, shortcut=True)
+    assert out == rewrite_all(events, p)
+    view = client_view_allowing_overlap(out) if stops_at_end else client_view(out)
+    assert [API.event_name(e) for e in out] == [e["type"] for e in out]
+    if mode == "strip":
+        assert all(block.type not in ("thinking", "redacted_thinking") for block in view)
+        assert "secret" not in json.dumps(out)
+    else:
+        natives = [k for k, _ in blocks if k in ("thinking", "redacted_thinking")]
+        assert [b.type for b in view if b.type == "redacted_thinking"] == [
+            k for k in natives if k == "redacted_thinking"
+        ]
+    assert [b.type for b in view].count("tool_use") == [k for k, _ in blocks].count("tool_use")
