@@ -893,3 +893,18 @@ def test_any_sequence_of_blocks_keeps_indices_consistent(
             k for k in natives if k == "redacted_thinking"
         ]
     assert [b.type for b in view].count("tool_use") == [k for k, _ in blocks].count("tool_use")
+
+
+def test_strip_drops_reasoning_deltas_even_in_a_block_not_started_as_thinking() -> None:
+    events = [
+        MESSAGE_START,
+        start(0),
+        text(0, "Answer"),
+        delta(0, {"type": "thinking_delta", "thinking": "secret"}),
+        delta(7, {"type": "signature_delta", "signature": "sig"}),
+        stop(0),
+        MESSAGE_STOP,
+    ]
+    out = rewrite_all(events, policy(mode="strip"))
+    assert "secret" not in json.dumps(out)
+    assert "signature" not in json.dumps(out)

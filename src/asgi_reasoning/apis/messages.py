@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from .base import Payload
 
 THINKING_BLOCK_TYPES: Final = frozenset({"thinking", "redacted_thinking"})
+REASONING_DELTA_TYPES: Final = frozenset({"thinking_delta", "signature_delta"})
 # A finish in which the model answered as it meant to (DESIGN.md §4.10 for Messages).
 NORMAL_STOP_REASONS: Final = frozenset({"end_turn", "stop_sequence"})
 
@@ -181,14 +182,18 @@ class MessageStreamRewriter(StreamRewriter):
 
     def _on_delta(self, payload: Payload) -> list[Payload] | None:
         index = payload.get("index")
+        delta = payload.get("delta")
+        delta_type = delta.get("type") if isinstance(delta, dict) else None
+        if self._is_strip and delta_type in REASONING_DELTA_TYPES:
+            # Reasoning in a block not started as thinking (a server's mistake): still none.
+            return []
         block = self._blocks.get(index) if isinstance(index, int) else None
         if block is None:
             return None
         if isinstance(block, _OtherBlock):
             return self._moved(payload, block)
-        delta = payload.get("delta")
-        if isinstance(delta, dict) and delta.get("type") == "text_delta":
-            text = delta.get("text")
+        if delta_type == "text_delta":
+            text = delta.get("text") if isinstance(delta, dict) else None
             if isinstance(text, str):
                 return self._feed(block, text, payload)
         # A citation (or a delta nobody foresaw) belongs to the answer text.
