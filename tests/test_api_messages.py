@@ -908,3 +908,22 @@ def test_strip_drops_reasoning_deltas_even_in_a_block_not_started_as_thinking() 
     out = rewrite_all(events, policy(mode="strip"))
     assert "secret" not in json.dumps(out)
     assert "signature" not in json.dumps(out)
+
+
+@pytest.mark.anyio
+async def test_strip_stream_fails_closed_with_an_anthropic_error_event() -> None:
+    chunks = [
+        *stream_body("vllm", SCRIPTS["think"])[:3],
+        b"event: content_block_delta\ndata: {oops\n\n",
+    ]
+    body = await run_stream("vllm", "think", chunks, mode="strip")
+    last = split_events(body)[-1]
+    assert last.startswith(b"event: error\n")
+    assert json.loads(event_data(last) or "") == {
+        "type": "error",
+        "error": {
+            "type": "api_error",
+            "message": "the response could not be filtered; it was withheld",
+        },
+    }
+    assert b"user asks" not in body
