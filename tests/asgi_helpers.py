@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from asgi_reasoning import ReasoningMiddleware
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
@@ -333,3 +335,17 @@ def assemble(body: bytes, index: int = 0, field: str = "reasoning_content") -> A
         reasoning += delta.get(field) or ""
         content += delta.get("content") or ""
     return Assembled(reasoning, content)
+
+
+def message_of(body: bytes) -> dict[str, Any]:
+    message: dict[str, Any] = json.loads(body)["choices"][0]["message"]
+    return message
+
+
+async def assert_forwarded_unchanged(
+    app: ResponseApp, scope: Scope | None = None, **options: Any
+) -> None:
+    """The middleware sends exactly what ``app`` sends on its own."""
+    direct = await record(app, scope)
+    wrapped = await record(ReasoningMiddleware(app, **options), scope)
+    assert wrapped.messages == direct.messages

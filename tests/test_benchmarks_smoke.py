@@ -11,9 +11,9 @@ import pytest
 # The benchmarks compare against an orjson round trip: they need the [fast] extra.
 pytest.importorskip("orjson")
 
-from benchmarks import e2e, memory, middleware, splitter  # noqa: E402
-from benchmarks.peers import PEER_FACTORIES, available_splitters, split_with_find  # noqa: E402
-from benchmarks.streams import build_streams  # noqa: E402
+from benchmarks import e2e, memory, middleware, splitter
+from benchmarks.peers import PEER_FACTORIES, available_splitters, split_with_find
+from benchmarks.streams import build_streams
 
 TINY_TOKENS = 60
 # Streams where every marker arrives whole, so a find loop without holdback splits right.
