@@ -87,6 +87,20 @@ async def test_thinking_switched_on_starts_a_hybrid_preset_in_reasoning(
     assert assemble(wrapped.body) == Assembled(f"{SECRET} plan", "Answer")
 
 
+async def test_family_switch_starts_minimax_m3_in_reasoning() -> None:
+    tokens = [f"{SECRET} ", "plan", "</mm:think>", "Answer"]
+    request = {"chat_template_kwargs": {"thinking_mode": "enabled"}}
+    _, wrapped = await streamed(tokens, request, preset="minimax_m3")
+    assert assemble(wrapped.body) == Assembled(f"{SECRET} plan", "Answer")
+
+
+@pytest.mark.parametrize("value", ["disabled", True, None])
+async def test_other_values_of_a_family_switch_start_in_content(value: object) -> None:
+    request = {"chat_template_kwargs": {"thinking_mode": value}}
+    direct, wrapped = await streamed(UNMARKED_TOKENS, request, preset="minimax_m3")
+    assert wrapped.body == direct.body
+
+
 @pytest.mark.parametrize("preset", ["qwen3", "deepseek_v3", "think"])
 async def test_hybrid_preset_without_the_switch_starts_in_content(preset: str) -> None:
     direct, wrapped = await streamed(UNMARKED_TOKENS, preset=preset)
