@@ -22,6 +22,10 @@ Payload = dict[str, Any]
 """One JSON object: a streamed event's data, or a whole response body."""
 
 
+class UnfilterableError(ValueError):
+    """Raised by a rewriter under strip for input it cannot filter: the body layer fails closed."""
+
+
 class StreamRewriter(ABC):
     """Rewrites the events of one streamed response, in order, with the state it needs."""
 

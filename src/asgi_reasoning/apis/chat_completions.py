@@ -16,23 +16,33 @@ Intentional divergences:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from ..text.splitter import CONTENT, REASONING, ReasoningSplitter, merge_segments
-from .base import StreamRewriter, WireAPI
+from .base import StreamRewriter, UnfilterableError, WireAPI
 
 if TYPE_CHECKING:
     from ..policy import Policy
-    from ..text.splitter import Kind
+    from ..text.splitter import Kind, Segment
     from .base import Payload
 
 NATIVE_FIELDS: Final = ("reasoning_content", "reasoning")
+# Every field in which a server or gateway may carry reasoning: strip removes them all
+# (OpenRouter's reasoning_details, LiteLLM's thinking_blocks, Ollama-style thinking).
+REASONING_KEYS: Final = (*NATIVE_FIELDS, "reasoning_details", "thinking", "thinking_blocks")
 CHUNK_IDENTITY_KEYS: Final = ("id", "object", "created", "model", "system_fingerprint")
 # On a delta split into several chunks, these belong to the first or the last one only.
 FIRST_DELTA_KEYS: Final = frozenset({"role"})
 LAST_DELTA_KEYS: Final = frozenset({"tool_calls", "function_call"})
 LAST_CHOICE_KEYS: Final = ("finish_reason", "logprobs", "stop_reason")
+# A choice's own keys; any other (vLLM's token_ids) is an extension that belongs to the
+# delta's text and travels with it.
+CHOICE_KEYS: Final = frozenset({"index", "delta", "message", *LAST_CHOICE_KEYS})
+MAX_CHOICES: Final = 1000
+"""Most distinct ``choices[].index`` values a stream keeps state for (see ChunkRewriter)."""
+
+_HIGH_SURROGATES: Final = ("\ud800", "\udbff")
 
 
 def native_reasoning(container: Mapping[str, Any]) -> str | None:
@@ -44,12 +54,21 @@ def native_reasoning(container: Mapping[str, Any]) -> str | None:
     return None
 
 
+def has_native_reasoning(container: Mapping[str, Any]) -> bool:
+    """Whether any reasoning field holds something (a ``null`` or empty value does not count)."""
+    for key in REASONING_KEYS:
+        value = container.get(key)
+        if value and (_reasoning_text(value) or not isinstance(value, str)):
+            return True
+    return False
+
+
 def _reasoning_text(value: object) -> str | None:
     # vLLM and SGLang send a string; others a list of parts or an object with text.
     if isinstance(value, str):
         return value
     if isinstance(value, Mapping):
-        for key in ("text", "content"):
+        for key in ("text", "content", "thinking"):
             if isinstance(value.get(key), str):
                 return str(value[key])
         return None
@@ -65,7 +84,8 @@ def with_texts(
 
     Reasoning goes to every configured field, right after ``content``; other reasoning
     fields are removed so nothing is said twice. With ``reasoning=None`` the existing
-    reasoning keys stay as they were, except in strip mode, which removes them all.
+    reasoning keys stay as they were, except in strip mode, which removes every reasoning
+    field of any name (``REASONING_KEYS``).
     """
     strip = policy.mode == "strip"
     fields = policy.fields
@@ -76,8 +96,10 @@ def with_texts(
             if reasoning is not None and not strip:
                 for field in fields:
                     result[field] = reasoning
+        elif key in REASONING_KEYS and strip:
+            continue
         elif key in NATIVE_FIELDS or key in fields:
-            if strip or reasoning is not None:
+            if reasoning is not None:
                 continue
             result[key] = value
         else:
@@ -92,37 +114,91 @@ def with_texts(
     return result
 
 
+def holds_reasoning(value: object, policy: Policy) -> bool:
+    """Whether a JSON value of unknown shape holds a marker or a filled reasoning field."""
+    markers = _markers(policy)
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if any(marker in item for marker in markers):
+                return True
+        elif isinstance(item, dict):
+            if has_native_reasoning(item):
+                return True
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
+def _markers(policy: Policy) -> tuple[str, ...]:
+    fmt = policy.tag_format
+    return tuple(dict.fromkeys(marker for pair in fmt.pairs for marker in pair))
+
+
+def _unfilterable(value: object, policy: Policy, what: str) -> None:
+    """Under strip, refuse ``value`` (of a shape not understood) if it may hold reasoning."""
+    if policy.mode == "strip" and holds_reasoning(value, policy):
+        raise UnfilterableError(f"{what} holds reasoning in a shape that cannot be filtered")
+
+
 def rewrite_completion(completion: object, policy: Policy) -> dict[str, Any] | None:
-    """A non-streaming ``chat.completion`` with reasoning moved out of ``content``."""
-    if not isinstance(completion, dict) or completion.get("object") != "chat.completion":
-        return None
-    choices = completion.get("choices")
-    if not isinstance(choices, list):
+    """A non-streaming ``chat.completion`` with reasoning moved out of ``content``.
+
+    A body without ``"object"`` is read as a completion when its ``choices`` hold messages.
+    """
+    choices = completion.get("choices") if isinstance(completion, dict) else None
+    if (
+        not isinstance(completion, dict)
+        or completion.get("object", "chat.completion") != "chat.completion"
+        or not isinstance(choices, list)
+    ):
+        _unfilterable(completion, policy, "the body")
         return None
     rewritten = [_rewrite_message_choice(choice, policy) for choice in choices]
     if all(choice is None for choice in rewritten):
         return None
-    return {
-        **completion,
-        "choices": [new or old for new, old in zip(rewritten, choices, strict=True)],
-    }
+    new_choices = [new or old for new, old in zip(rewritten, choices, strict=True)]
+    result = {**completion, "choices": new_choices}
+    if policy.mode != "strip":
+        _estimate_body_usage(result, choices, new_choices, policy)
+    return result
 
 
 def _rewrite_message_choice(choice: object, policy: Policy) -> dict[str, Any] | None:
     if not isinstance(choice, dict) or not isinstance(choice.get("message"), dict):
+        _unfilterable(choice, policy, "a choice")
         return None
+    strip = policy.mode == "strip"
     message: dict[str, Any] = choice["message"]
-    native = native_reasoning(message)
-    if native is not None:
+    if has_native_reasoning(message):
+        native = native_reasoning(message)
         normalized = with_texts(message, message.get("content"), native, policy)
-        return None if _same(normalized, message) else {**choice, "message": normalized}
+        if strip:
+            normalized = {**normalized, "content": message.get("content")}
+            _check_content(normalized.get("content"), policy)
+        if _same(normalized, message):
+            return None
+        new_choice = {**choice, "message": normalized}
+        if strip:
+            # The server's logprobs cover the reasoning tokens too.
+            _drop_logprobs(new_choice)
+        return new_choice
     content = message.get("content")
     if not isinstance(content, str):
+        _check_content(content, policy)
         return None
     splitter = ReasoningSplitter.from_format(
         policy.tag_format, starts_in_reasoning=policy.starts_in_reasoning
     )
-    segments = splitter.feed(content) + splitter.finish()
+    tokens = _logprob_tokens(choice) if strip else None
+    kept: list[bool] | None = None
+    if tokens is not None and "".join(tokens) == content:
+        segments, kept = _feed_tokens(splitter, tokens)
+        segments += splitter.finish()
+    else:
+        segments = splitter.feed(content) + splitter.finish()
     if not splitter.saw_marker and (
         not policy.starts_in_reasoning or choice.get("finish_reason") == "stop"
     ):
@@ -130,30 +206,175 @@ def _rewrite_message_choice(choice: object, policy: Policy) -> dict[str, Any] | 
     reasoning = "".join(text for kind, text in segments if kind == REASONING)
     answer = "".join(text for kind, text in segments if kind == CONTENT)
     message = with_texts(message, answer or None, reasoning or None, policy)
-    return {**choice, "message": message}
+    new_choice = {**choice, "message": message}
+    if strip and reasoning:
+        _filter_logprobs(new_choice, kept)
+    return new_choice
+
+
+def _check_content(content: object, policy: Policy) -> None:
+    if content is not None and not isinstance(content, str):
+        _unfilterable(content, policy, "a content list")
+        if policy.mode == "strip" and policy.starts_in_reasoning and content:
+            raise UnfilterableError("content is a list of parts, which may be reasoning")
+
+
+def _logprob_tokens(choice: Mapping[str, Any]) -> list[str] | None:
+    """The ``token`` of each ``logprobs.content`` entry, or ``None`` without them."""
+    logprobs = choice.get("logprobs")
+    entries = logprobs.get("content") if isinstance(logprobs, dict) else None
+    if not isinstance(entries, list) or not entries:
+        return None
+    tokens = [entry.get("token") if isinstance(entry, dict) else None for entry in entries]
+    return tokens if all(isinstance(token, str) for token in tokens) else None  # type: ignore[return-value]
+
+
+def _feed_tokens(
+    splitter: ReasoningSplitter, tokens: list[str]
+) -> tuple[list[Segment], list[bool]]:
+    """Feed ``tokens`` one by one; which of them are answer text only (their logprobs stay).
+
+    A token is answer text when the splitter was in content before and after it and it
+    released no reasoning: marker tokens, reasoning tokens and tokens mixing both are not.
+    """
+    segments: list[Segment] = []
+    kept: list[bool] = []
+    for token in tokens:
+        was_in_reasoning = splitter.in_reasoning
+        released = splitter.feed(token)
+        segments += released
+        kept.append(
+            not was_in_reasoning
+            and not splitter.in_reasoning
+            and all(kind == CONTENT for kind, _ in released)
+        )
+    return segments, kept
+
+
+def _filter_logprobs(choice: dict[str, Any], kept: list[bool] | None) -> None:
+    """Under strip: keep the logprobs of answer tokens only (all dropped when unmapped)."""
+    logprobs = choice.get("logprobs")
+    if not isinstance(logprobs, dict) or not isinstance(logprobs.get("content"), list):
+        if logprobs is not None:
+            _drop_logprobs(choice)
+        return
+    entries = logprobs["content"]
+    if kept is None or len(kept) != len(entries):
+        choice["logprobs"] = {**logprobs, "content": []}
+        return
+    choice["logprobs"] = {
+        **logprobs,
+        "content": [entry for entry, keep in zip(entries, kept, strict=True) if keep],
+    }
+
+
+def _drop_logprobs(choice: dict[str, Any]) -> None:
+    logprobs = choice.get("logprobs")
+    if isinstance(logprobs, dict) and isinstance(logprobs.get("content"), list):
+        choice["logprobs"] = {**logprobs, "content": []}
+    elif logprobs is not None:
+        choice["logprobs"] = None
+
+
+def _estimate_body_usage(
+    completion: dict[str, Any],
+    old_choices: list[Any],
+    new_choices: list[Any],
+    policy: Policy,
+) -> None:
+    """``usage.completion_tokens_details.reasoning_tokens``, estimated when left 0 or absent.
+
+    An estimate: ``completion_tokens`` times the share of reasoning characters in the split
+    text, which assumes reasoning and answer tokens are as long on average.
+    """
+    reasoning_chars = content_chars = 0
+    for old, new in zip(old_choices, new_choices, strict=True):
+        if old is new or not isinstance(new, dict):
+            continue
+        message = new.get("message")
+        if not isinstance(message, dict):
+            continue
+        thought = message.get(policy.fields[0])
+        said = message.get("content")
+        reasoning_chars += len(thought) if isinstance(thought, str) else 0
+        content_chars += len(said) if isinstance(said, str) else 0
+    if reasoning_chars:
+        _set_reasoning_tokens(
+            completion,
+            lambda total: round(total * reasoning_chars / (reasoning_chars + content_chars)),
+        )
+
+
+def _set_reasoning_tokens(payload: dict[str, Any], estimate: Callable[[int], int]) -> None:
+    usage = payload.get("usage")
+    if not isinstance(usage, dict):
+        return
+    total = usage.get("completion_tokens")
+    if not isinstance(total, int) or isinstance(total, bool):
+        return
+    details = usage.get("completion_tokens_details")
+    if isinstance(details, dict) and details.get("reasoning_tokens"):
+        return
+    if details is not None and not isinstance(details, dict):
+        return
+    payload["usage"] = {
+        **usage,
+        "completion_tokens_details": {
+            **(details or {}),
+            "reasoning_tokens": min(total, estimate(total)),
+        },
+    }
 
 
 def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return list(a.items()) == list(b.items())
 
 
-class _ChoiceState:
-    __slots__ = ("is_native", "splitter")
+def _choice_key(index: object) -> object:
+    """A dict key for ``index`` of any JSON type (a list or object is not hashable)."""
+    if type(index) is int or type(index) is str:
+        return index
+    return ("json", repr(index))
 
-    def __init__(self, splitter: ReasoningSplitter) -> None:
+
+class _ChoiceState:
+    __slots__ = ("carried", "high_surrogate", "index", "is_native", "splitter")
+
+    def __init__(self, splitter: ReasoningSplitter, index: object) -> None:
         self.splitter = splitter
+        # The index as the server wrote it, for the chunks that flush this choice.
+        self.index = index
         self.is_native = False
+        # A high surrogate that ended a delta, waiting for the low one that completes it.
+        self.high_surrogate = ""
+        # Extension fields (token_ids) of deltas whose text is all held: they go out with it.
+        self.carried: dict[str, Any] = {}
+
+    @property
+    def is_busy(self) -> bool:
+        """Holding anything: an event for this choice may need rewriting."""
+        return bool(self.high_surrogate or self.carried) or (
+            not self.is_native and not self.splitter.passes_text_through
+        )
 
 
 class ChunkRewriter(StreamRewriter):
-    """Rewrites one stream's ``chat.completion.chunk`` objects, with state per choice."""
+    """Rewrites one stream's ``chat.completion.chunk`` objects, with state per choice.
+
+    Each event costs time in its own choices only. State is kept for at most
+    ``MAX_CHOICES`` distinct ``index`` values; a choice beyond them passes through as it
+    came, or, under strip, ends the stream with an error (it cannot be filtered).
+    """
 
     def __init__(self, policy: Policy, *, choice_count: int | None = 1) -> None:
         self._policy = policy
         self._is_strip = policy.mode == "strip"
         self._choices: dict[object, _ChoiceState] = {}
+        self._busy: set[object] = set()
         self._choice_count = choice_count
         self._last_chunk: Mapping[str, Any] = {"object": "chat.completion.chunk"}
+        # Server deltas that yielded reasoning: the stream's reasoning_tokens estimate.
+        self._reasoning_deltas = 0
 
     @property
     def is_transparent(self) -> bool:
@@ -163,30 +384,28 @@ class ChunkRewriter(StreamRewriter):
             self._choice_count is None or len(self._choices) < self._choice_count
         ):
             return False
-        for state in self._choices.values():
-            if not state.splitter.passes_text_through:
-                return False
-        return True
+        return not self._busy
 
     def rewrite(self, chunk: object) -> list[dict[str, Any]] | None:
         """The chunks to send instead of ``chunk``, or ``None`` to send it as it was."""
-        if not isinstance(chunk, dict):
-            return None
-        choices = chunk.get("choices")
-        if not isinstance(choices, list):
+        choices = chunk.get("choices") if isinstance(chunk, dict) else None
+        if not isinstance(chunk, dict) or not isinstance(choices, list):
+            _unfilterable(chunk, self._policy, "an event")
             return None
         self._last_chunk = chunk
+        if not choices:
+            return self._with_usage_estimate(chunk)
         if len(choices) == 1:
             # One choice per chunk is what servers send; skip the bookkeeping for several.
             only = self._rewrite_choice(choices[0])
             if only is None:
-                return None
+                return self._with_usage_estimate(chunk)
             if len(only) == 1:
-                return [{**chunk, "choices": only}]
+                return self._with_usage_estimate({**chunk, "choices": only})
             return self._chunks_for(chunk, [only])
         results = [self._rewrite_choice(choice) for choice in choices]
         if all(result is None for result in results):
-            return None
+            return self._with_usage_estimate(chunk)
         variants = [
             [old] if new is None else new for new, old in zip(results, choices, strict=True)
         ]
@@ -195,17 +414,23 @@ class ChunkRewriter(StreamRewriter):
     def flush(self) -> list[dict[str, Any]]:
         """Chunks carrying what every choice still holds (before ``[DONE]`` or the end)."""
         identity = {k: self._last_chunk[k] for k in CHUNK_IDENTITY_KEYS if k in self._last_chunk}
-        chunks = []
-        for index, state in self._choices.items():
-            if state.is_native:
-                continue
-            for kind, text in merge_segments(state.splitter.finish()):
-                if kind == REASONING and self._is_strip:
-                    continue
-                delta = self._delta_for({"content": ""}, kind, text)
-                choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": None}
-                chunks.append({**identity, "choices": [choice]})
+        chunks = [
+            {**identity, "choices": [variant]}
+            for key in self._busy
+            for variant in self._held_variants(self._choices[key])
+        ]
+        self._busy.clear()
         return chunks
+
+    def _with_usage_estimate(self, chunk: dict[str, Any]) -> list[dict[str, Any]] | None:
+        if self._is_strip or not self._reasoning_deltas or not isinstance(chunk.get("usage"), dict):
+            return None if chunk is self._last_chunk else [chunk]
+        estimated = dict(chunk)
+        count = self._reasoning_deltas
+        _set_reasoning_tokens(estimated, lambda total: count)
+        if estimated.get("usage") is chunk.get("usage"):
+            return None if chunk is self._last_chunk else [chunk]
+        return [estimated]
 
     def _chunks_for(
         self, chunk: dict[str, Any], variants: list[list[dict[str, Any]]]
@@ -226,54 +451,209 @@ class ChunkRewriter(StreamRewriter):
                 earlier["usage"] = None
         return chunks
 
-    def _state(self, index: object) -> _ChoiceState:
-        state = self._choices.get(index)
+    def _state(self, index: object) -> tuple[object, _ChoiceState | None]:
+        key = _choice_key(index)
+        state = self._choices.get(key)
         if state is None:
+            if len(self._choices) >= MAX_CHOICES:
+                if self._is_strip:
+                    raise UnfilterableError(f"more than {MAX_CHOICES} choices in one stream")
+                return key, None
             splitter = ReasoningSplitter.from_format(
                 self._policy.tag_format, starts_in_reasoning=self._policy.starts_in_reasoning
             )
-            state = self._choices[index] = _ChoiceState(splitter)
-        return state
+            state = self._choices[key] = _ChoiceState(splitter, index)
+        return key, state
 
     def _rewrite_choice(self, choice: object) -> list[dict[str, Any]] | None:
         if not isinstance(choice, dict):
+            _unfilterable(choice, self._policy, "a choice")
             return None
         delta = choice.get("delta")
-        if not isinstance(delta, dict):
+        if delta is None and choice.get("finish_reason") is not None:
+            # A finish chunk without a delta: held text goes out before it.
+            delta = {}
+        elif not isinstance(delta, dict):
+            _unfilterable(choice, self._policy, "a choice")
             return None
-        state = self._state(choice.get("index", 0))
-        # Key tests first: most deltas carry no reasoning field at all.
-        has_field = "reasoning_content" in delta or "reasoning" in delta
-        native = native_reasoning(delta) if has_field else None
-        if native is not None or state.is_native:
-            state.is_native = True
-            normalized = with_texts(delta, delta.get("content"), native, self._policy)
-            return None if _same(normalized, delta) else [{**choice, "delta": normalized}]
+        key, state = self._state(choice.get("index", 0))
+        if state is None:
+            return None
+        try:
+            return self._rewrite_delta(choice, delta, state)
+        finally:
+            if state.is_busy:
+                self._busy.add(key)
+            else:
+                self._busy.discard(key)
+
+    def _rewrite_delta(
+        self, choice: dict[str, Any], delta: dict[str, Any], state: _ChoiceState
+    ) -> list[dict[str, Any]] | None:
+        has_delta = "delta" in choice and choice["delta"] is not None
+        if state.is_native or (
+            any(key in delta for key in REASONING_KEYS) and has_native_reasoning(delta)
+        ):
+            return self._rewrite_native(choice, delta, state)
         content = delta.get("content")
-        text = content if isinstance(content, str) else ""
-        runs = state.splitter.feed(text) if text else []
-        if choice.get("finish_reason") is not None:
-            runs = merge_segments(runs + state.splitter.finish())
-        if len(runs) == 1:
-            kind, run_text = runs[0]
-            if kind == CONTENT and run_text == text:
-                return None
-            if kind == CONTENT or not self._is_strip:
-                return [{**choice, "delta": self._delta_for(delta, kind, run_text)}]
-            runs = []
-        elif not runs and not text:
+        if content is not None and not isinstance(content, str):
+            if self._is_strip and content:
+                raise UnfilterableError("a delta's content is a list of parts")
             return None
+        original = content or ""
+        text = self._join_surrogates(state, original)
+        is_finish = choice.get("finish_reason") is not None
+        tokens = _logprob_tokens(choice) if self._is_strip and text == original else None
+        kept: list[bool] | None = None
+        was_reasoning = state.splitter.in_reasoning
+        if tokens is not None and "".join(tokens) == text:
+            runs, kept = _feed_tokens(state.splitter, tokens)
+        else:
+            runs = state.splitter.feed(text) if text else []
+        if is_finish:
+            runs = runs + state.splitter.finish() + self._take_surrogate(state)
+        runs = merge_segments(runs)
+        if any(kind == REASONING for kind, _ in runs):
+            self._reasoning_deltas += 1
+        touches_reasoning = (
+            was_reasoning
+            or state.splitter.in_reasoning
+            or any(kind == REASONING for kind, _ in runs)
+        )
+        extensions = {k: v for k, v in choice.items() if k not in CHOICE_KEYS}
+        if (
+            len(runs) == 1
+            and runs[0] == (CONTENT, original)
+            and not state.carried
+            and has_delta
+            and not (self._is_strip and touches_reasoning)
+        ):
+            return None
+        if not runs and not original and not state.carried and has_delta:
+            if not self._is_strip or not touches_reasoning:
+                return None
+        base = choice
         if self._is_strip:
             runs = [run for run in runs if run[0] == CONTENT]
+            if touches_reasoning:
+                # Logprobs and extension fields of reasoning tokens reveal the reasoning.
+                base = {k: v for k, v in base.items() if k in CHOICE_KEYS}
+                if kept is not None:
+                    _filter_logprobs(base, kept)
+                    if not base["logprobs"]["content"]:
+                        base["logprobs"] = None
+                elif base.get("logprobs") is not None:
+                    base["logprobs"] = None
+                extensions = {}
         if not runs:
-            if not _carries_more_than_text(choice, delta):
+            if (original or text) and not is_finish and extensions:
+                # All held: its extension fields wait for the text they belong to.
+                _carry(state, extensions)
+                base = {k: v for k, v in base.items() if k not in extensions}
+            if not _carries_more_than_text(base, delta if has_delta else {}):
                 return []
-            return [{**choice, "delta": {**delta, "content": "" if text else content}}]
+            if not has_delta:
+                return [base]
+            return [
+                {
+                    **base,
+                    "delta": with_texts(delta, "" if original else content, None, self._policy),
+                }
+            ]
+        if state.carried:
+            base = {**base, **_merged(state.carried, extensions)}
+            state.carried.clear()
         last = len(runs) - 1
-        return [
-            self._choice_variant(choice, delta, kind, run_text, i == 0, i == last)
+        variants = [
+            self._choice_variant(base, delta, kind, run_text, i == 0, i == last)
             for i, (kind, run_text) in enumerate(runs)
         ]
+        if not has_delta:
+            # The finish chunk keeps its own shape, after the held text.
+            for variant in variants:
+                variant.update((k, None) for k in LAST_CHOICE_KEYS if k in variant)
+            return [*variants, choice]
+        return variants
+
+    def _rewrite_native(
+        self, choice: dict[str, Any], delta: dict[str, Any], state: _ChoiceState
+    ) -> list[dict[str, Any]] | None:
+        """A choice the server splits itself (DESIGN.md §8): normalised, never split again."""
+        held: list[dict[str, Any]] = []
+        if not state.is_native:
+            state.is_native = True
+            # Text held before the choice turned native came first; it is not lost.
+            held = self._held_variants(state)
+        native = native_reasoning(delta)
+        content = delta.get("content")
+        if native:
+            self._reasoning_deltas += 1
+        out: list[dict[str, Any]]
+        if self._is_strip:
+            normalized = with_texts(delta, content, None, self._policy)
+            base = choice
+            if has_native_reasoning(delta):
+                base = {k: v for k, v in choice.items() if k in CHOICE_KEYS}
+                if base.get("logprobs") is not None:
+                    base["logprobs"] = None
+            if _same(normalized, delta) and base is choice:
+                out = [choice]
+            elif not _carries_more_than_text(base, normalized) and not content:
+                out = []
+            else:
+                out = [{**base, "delta": normalized}]
+        elif native and isinstance(content, str) and content:
+            # vLLM sends both when the closer lands inside a token: reasoning goes first.
+            out = [
+                self._choice_variant(choice, delta, REASONING, native, True, False),
+                self._choice_variant(choice, delta, CONTENT, content, False, True),
+            ]
+        else:
+            normalized = with_texts(delta, content, native, self._policy)
+            out = [choice] if _same(normalized, delta) else [{**choice, "delta": normalized}]
+        if not held and out == [choice]:
+            return None
+        return held + out
+
+    def _held_variants(self, state: _ChoiceState) -> list[dict[str, Any]]:
+        """Choices carrying what ``state`` holds: its splitter's text, a lone surrogate."""
+        runs = merge_segments(state.splitter.finish() + self._take_surrogate(state))
+        carried = dict(state.carried)
+        state.carried.clear()
+        variants = [
+            {
+                "index": state.index,
+                "delta": self._delta_for({"content": ""}, kind, text),
+                "logprobs": None,
+                "finish_reason": None,
+            }
+            for kind, text in runs
+            if kind == CONTENT or not self._is_strip
+        ]
+        if variants:
+            # The extension fields of the held text's deltas go out with it.
+            variants[-1].update(carried)
+        return variants
+
+    def _join_surrogates(self, state: _ChoiceState, text: str) -> str:
+        """``text`` after a held high surrogate, the pair joined; a new trailing one held."""
+        if state.high_surrogate:
+            text = state.high_surrogate + text
+            state.high_surrogate = ""
+            if len(text) > 1 and "\udc00" <= text[1] <= "\udfff":
+                text = text[:2].encode("utf-16", "surrogatepass").decode("utf-16") + text[2:]
+        if text and _HIGH_SURROGATES[0] <= text[-1] <= _HIGH_SURROGATES[1]:
+            # A character cut between two deltas (Python writes "\ud83d" for half an emoji).
+            state.high_surrogate = text[-1]
+            text = text[:-1]
+        return text
+
+    def _take_surrogate(self, state: _ChoiceState) -> list[Segment]:
+        held, state.high_surrogate = state.high_surrogate, ""
+        if not held:
+            return []
+        kind: Kind = REASONING if state.splitter.in_reasoning else CONTENT
+        return [(kind, held)]
 
     def _choice_variant(
         self,
@@ -292,22 +672,47 @@ class ChunkRewriter(StreamRewriter):
         variant = {**choice, "delta": self._delta_for(kept, kind, text)}
         if not is_last:
             variant.update((k, None) for k in LAST_CHOICE_KEYS if k in choice)
+            for k in choice:
+                if k not in CHOICE_KEYS:
+                    # Extension fields (token_ids) go once, on the last chunk, like logprobs.
+                    del variant[k]
         return variant
 
     def _delta_for(self, delta: Mapping[str, Any], kind: Kind, text: str) -> dict[str, Any]:
         if kind == REASONING:
-            # DeepSeek's convention: a reasoning delta says content is null.
-            return with_texts(delta, None, text, self._policy)
+            # DeepSeek's convention: a reasoning delta says content is null. Every one made
+            # here does, a finish chunk's or a flushed one too.
+            container = delta if "content" in delta else {**delta, "content": None}
+            return with_texts(container, None, text, self._policy)
         return with_texts(delta, text, None, self._policy)
+
+
+def _carry(state: _ChoiceState, extensions: Mapping[str, Any]) -> None:
+    merged = _merged(state.carried, extensions)
+    state.carried.clear()
+    state.carried.update(merged)
+
+
+def _merged(earlier: Mapping[str, Any], later: Mapping[str, Any]) -> dict[str, Any]:
+    """Extension fields of consecutive deltas as one: lists joined in order, others the latest."""
+    merged = dict(earlier)
+    for key, value in later.items():
+        before = merged.get(key)
+        merged[key] = (
+            before + value if isinstance(before, list) and isinstance(value, list) else value
+        )
+    return merged
 
 
 def _carries_more_than_text(choice: Mapping[str, Any], delta: Mapping[str, Any]) -> bool:
     if any(choice.get(key) is not None for key in LAST_CHOICE_KEYS):
         return True
+    if any(key not in CHOICE_KEYS for key in choice):
+        return True
     return any(
         value is not None
         for key, value in delta.items()
-        if key != "content" and key not in NATIVE_FIELDS
+        if key != "content" and key not in REASONING_KEYS
     )
 
 
@@ -318,7 +723,7 @@ class ChatCompletionsAPI(WireAPI):
     path_patterns = ("*/chat/completions",)
     end_sentinels = frozenset({b"[DONE]"})
     # A server-side reasoning field must be seen to know the server splits by itself.
-    always_inspect = (b'"reasoning',)
+    always_inspect = (b'"reasoning', b'"thinking')
 
     def thinking_requested(self, request: Mapping[str, Any]) -> bool | None:
         # vLLM and SGLang pass chat_template_kwargs to the template: Qwen3 reads
