@@ -278,3 +278,101 @@ def responses_app(
             await send({"type": "http.response.body", "body": b""})
 
     return app
+
+
+@dataclass(frozen=True)
+class Script:
+    """What the model writes for one ``model`` name, with ``<think>`` left in its text."""
+
+    deltas: tuple[str, ...]
+    reasoning: tuple[str, ...] = ()
+    answer: str = ""
+    native_reasoning: tuple[str, ...] = ()
+    function_call: FunctionCall | None = None
+    terminal: Literal["response.completed", "response.incomplete"] = "response.completed"
+
+
+SCRIPTS: Final = {
+    "think": Script(
+        ("<think>", "\nThe user", " asks 2+2", ".</think>", "\n\n", "It is", " 4."),
+        reasoning=("The user asks 2+2.",),
+        answer="It is 4.",
+    ),
+    "multi": Script(
+        ("<think>First", "</think>Part one. ", "<think>Second</think>", "Part two."),
+        reasoning=("First", "\n\nSecond"),
+        answer="Part one. Part two.",
+    ),
+    "tool": Script(
+        ("<think>I need the weather.</think>\n",),
+        reasoning=("I need the weather.",),
+        function_call=FunctionCall("get_weather", '{"city": "Paris"}'),
+    ),
+    "truncated": Script(
+        ("<think>", "Thinking and", " thinking"),
+        reasoning=("Thinking and thinking",),
+        terminal="response.incomplete",
+    ),
+    "native": Script(
+        ("The ", "<think> tag is literal."),
+        native_reasoning=("Already", " split."),
+        reasoning=("Already split.",),
+        answer="The <think> tag is literal.",
+    ),
+    "plain": Script(("Just", " an answer."), answer="Just an answer."),
+}
+
+
+def scripted_app(*, delay: float = 0.0) -> Any:
+    """A Responses server: ``model`` is ``"<script>"`` or ``"<script>@<style>"``.
+
+    Streams (``"stream": true``) send one event per body message, ``delay`` seconds apart;
+    otherwise the whole ``response`` object.
+    """
+    import anyio
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        request = json.loads(body or b"{}")
+        name, _, style_name = str(request.get("model", "think")).partition("@")
+        style: Style = style_name if style_name in STYLES else "vllm"
+        script = SCRIPTS[name]
+        if not request.get("stream"):
+            text = "".join(script.deltas)
+            whole = whole_response(
+                text,
+                status="completed" if script.terminal == "response.completed" else "incomplete",
+                native_reasoning="".join(script.native_reasoning) or None,
+                function_call=script.function_call,
+                style=style,
+            )
+            payload = encode_json(_ordered(whole, style), style)
+            await send({"type": "http.response.start", "status": 200, "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ]})  # fmt: skip
+            await send({"type": "http.response.body", "body": payload})
+            return
+        events = stream_events(
+            script.deltas,
+            style=style,
+            native_reasoning=script.native_reasoning,
+            function_call=script.function_call,
+            terminal=script.terminal,
+        )
+        headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for raw in encode_events(events, style):
+            await send({"type": "http.response.body", "body": raw, "more_body": True})
+            if delay:
+                await anyio.sleep(delay)
+        await send({"type": "http.response.body", "body": b""})
+
+    return app

@@ -21,6 +21,8 @@ from asgi_reasoning import ReasoningMiddleware
 from asgi_reasoning.apis.responses import ResponsesAPI, ResponsesRewriter
 from asgi_reasoning.policy import Policy
 from asgi_reasoning.text.presets import PRESETS
+from asgi_reasoning.text.splitter import compile_grammar
+from asgi_reasoning.wire.json import string_bytes
 from tests.asgi_helpers import (
     Recorder,
     ScriptedReceive,
@@ -77,9 +79,17 @@ def policy(**overrides: Any) -> Policy:
 
 def run(events: list[Event], rules: Policy | None = None) -> list[Event]:
     """What the client receives for ``events``: each rewritten, then the flush."""
-    rewriter = API.new_stream(rules or policy(), {})
+    rules = rules or policy()
+    rewriter = API.new_stream(rules, {})
+    grammar = compile_grammar(rules.tag_format)
+    triggers = [*map(string_bytes, grammar.in_content.first_chars), b"\\u", *API.always_inspect]
     received: list[Event] = []
     for event in events:
+        data = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+        if rewriter.is_transparent and not any(t in data for t in triggers):
+            # The body layer forwards such an event without calling the rewriter.
+            received.append(event)
+            continue
         out = rewriter.rewrite(event)
         received.extend([event] if out is None else out)
     return received + rewriter.flush()
@@ -567,7 +577,9 @@ def test_any_split_into_deltas_gives_the_same_items_and_output(
 
 @settings(max_examples=100, deadline=None)
 @given(
-    text=st.text(st.characters(blacklist_characters="<"), max_size=40),
+    text=st.text(
+        st.characters(blacklist_categories=("Cs",), blacklist_characters="<"), max_size=40
+    ),
     points=st.lists(st.integers(0, 50), max_size=8),
     style=st.sampled_from(STYLES),
 )
@@ -683,7 +695,8 @@ def test_any_byte_split_of_the_body_gives_the_same_events(
     points: list[int], style: Style, marker: bool
 ) -> None:
     deltas = THOUGHT if marker else ["No", " marker < here."]
-    body = b"".join(encode_events(stream_events(deltas, style=style), style))
+    call = FunctionCall("f", '{"a": 1}')
+    body = b"".join(encode_events(stream_events(deltas, style=style, function_call=call), style))
     whole = anyio.run(through_middleware, [body])
     split = anyio.run(through_middleware, _byte_cuts(body, points))
     assert sse_payloads(split.body) == sse_payloads(whole.body)

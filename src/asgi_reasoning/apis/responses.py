@@ -140,6 +140,9 @@ class ResponsesRewriter(StreamRewriter):
             self._is_numbered = _is_int(sequence)
             if _is_int(sequence):
                 self._last_sequence = sequence - 1
+        if _is_int(sequence):
+            # Events forwarded without this rewriter (it was transparent) took numbers too.
+            self._last_sequence = sequence - 1 + self._sequence_shift
         events = self._route(event_type, payload)
         if _is_int(sequence):
             events = self._renumber(events)
