@@ -54,7 +54,7 @@ def agent_conversation(field: str) -> list[dict[str, Any]]:
     ]
 
 
-def chat(messages: list[dict[str, Any]]) -> dict[str, Any]:
+def chat(messages: list[Any]) -> dict[str, Any]:
     return {"model": "m", "messages": messages}
 
 
@@ -151,7 +151,12 @@ class TestMiniMaxM2Template:
         assert "<think>\nGreet.\n</think>\n\nHello!" in prompt
 
     def test_null_content_becomes_the_block(self) -> None:
-        message = {"role": "assistant", "content": None, "reasoning": "Plan.", "tool_calls": []}
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": None,
+            "reasoning": "Plan.",
+            "tool_calls": [],
+        }
         rewritten = rewrite_chat_history(chat([message]), "inline", fmt=MINIMAX_M2)
         assert rewritten is not None
         assert rewritten["messages"][0]["content"] == "<think>\nPlan.\n</think>\n\n"
