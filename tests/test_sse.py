@@ -559,3 +559,27 @@ def test_short_chunks_are_not_taken_for_a_whole_event(chunk: bytes) -> None:
     parser = SSEParser()
     assert parser.match_plain_event(chunk) is None
     assert parser.feed(chunk) == []
+
+
+@given(name=st.binary(max_size=12), data=st.binary(max_size=40))
+def test_named_event_in_one_chunk_parses_as_the_line_scanner_does(name: bytes, data: bytes) -> None:
+    chunk = b"event: " + name + b"\ndata: " + data + b"\n\n"
+    primer = b": start\n\n"
+    fast = SSEParser()
+    fast.feed(primer)
+    byte_by_byte = SSEParser()
+    slow = [item for byte in primer + chunk for item in byte_by_byte.feed(bytes([byte]))]
+    assert fast.feed(chunk) == slow[1:]
+
+
+EVENT_NAMES = st.text(st.characters(blacklist_characters="\r\n"), max_size=12)
+
+
+@given(name=EVENT_NAMES, data=st.binary(max_size=40))
+def test_named_event_keeps_its_event_line_when_its_data_is_replaced(name: str, data: bytes) -> None:
+    line = b"event: " + name.encode() + b"\n"
+    event = SSEEvent(line + b"data: " + data + b"\n\n", data, b"\n")
+    new = b'{"a": 1}'
+    encoded = encode_event(event, new)
+    assert encoded == line + b"data: " + new + b"\n\n"
+    assert parse([b": start\n\n" + encoded])[1] == SSEEvent(encoded, new, b"\n")

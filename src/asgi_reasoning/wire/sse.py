@@ -151,7 +151,35 @@ class SSEParser:
         plain = self.match_plain_event(chunk)
         if plain is not None:
             return [SSEEvent(chunk, *plain)]
+        named = self._match_named_event(chunk)
+        if named is not None:
+            return [named]
         return self._feed_bytes(chunk)
+
+    def _match_named_event(self, chunk: bytes) -> SSEEvent | None:
+        """The event when ``chunk`` is exactly `event: X`, `data: Y` and the blank line (LF).
+
+        The Responses and Messages APIs send one such event per body message; recognised
+        with a few C-level calls, as ``match_plain_event`` does for data-only events.
+        """
+        if (
+            not self._is_idle
+            or not chunk.startswith(b"event:")
+            or len(chunk) > self._max_event_size
+            or not chunk.endswith(b"\n\n")
+            or chunk.find(b"\r") >= 0
+        ):
+            return None
+        data_line = chunk.find(b"\n") + 1
+        if (
+            not chunk.startswith(b"data:", data_line)
+            or chunk.find(b"\n", data_line) != len(chunk) - 2
+        ):
+            return None
+        value_start = data_line + 5
+        if chunk[value_start] == _SPACE:
+            value_start += 1
+        return SSEEvent(chunk, chunk[value_start:-2], b"\n")
 
     def match_plain_event(self, chunk: bytes) -> tuple[bytes, bytes] | None:
         """``(data, line_ending)`` when ``chunk`` is one whole single-line data event.
@@ -358,6 +386,13 @@ def encode_event(event: SSEEvent, data: bytes) -> bytes:
     ):
         # The common case: a single data line and the blank line, nothing else to keep.
         return b"data: " + data + line_ending + line_ending
+    if is_one_line and raw.startswith(b"event:"):
+        # The Responses and Messages shape: one event line, one data line, the blank line.
+        data_line = raw.find(line_ending) + len(line_ending)
+        if raw.startswith(b"data:", data_line) and raw.find(line_ending, data_line) == len(
+            raw
+        ) - 2 * len(line_ending):
+            return raw[:data_line] + b"data: " + data + line_ending + line_ending
     if is_one_line:
         data_block = b"data: " + data + line_ending
     else:
