@@ -323,6 +323,12 @@ def test_body_end_without_done_events_closes_every_open_item() -> None:
     assert_consistent(received)
 
 
+def test_output_inside_reasoning_without_any_marker_is_all_reasoning() -> None:
+    # A stream cannot take back what it sent (DESIGN.md §4.10 is for whole bodies).
+    received = run(stream_events(["Hello", " there."]), policy(starts_in_reasoning=True))
+    assert texts_of(final_output(received)) == [("reasoning", "Hello there.")]
+
+
 def test_output_that_starts_inside_reasoning_needs_no_opener() -> None:
     deltas = ["Hmm", " ok", "</think>", "Yes."]
     received = run(stream_events(deltas), policy(starts_in_reasoning=True))
@@ -559,11 +565,16 @@ TEXTS: Final = st.sampled_from(
     mode=st.sampled_from(["text", "summary", "both"]),
     strip=st.booleans(),
     style=st.sampled_from(STYLES),
+    starts_inside=st.booleans(),
 )
 def test_any_split_into_deltas_gives_the_same_items_and_output(
-    text: str, points: list[int], mode: str, strip: bool, style: Style
+    text: str, points: list[int], mode: str, strip: bool, style: Style, starts_inside: bool
 ) -> None:
-    rules = policy(responses_reasoning=mode, mode="strip" if strip else "separate")
+    rules = policy(
+        responses_reasoning=mode,
+        mode="strip" if strip else "separate",
+        starts_in_reasoning=starts_inside,
+    )
     call = FunctionCall("f", "{}")
     whole = run(stream_events([text], style=style, function_call=call), rules)
     pieces = _cuts(text, points)
@@ -700,3 +711,25 @@ def test_any_byte_split_of_the_body_gives_the_same_events(
     assert sse_payloads(split.body) == sse_payloads(whole.body)
     if not marker:
         assert split.body == body
+
+
+@pytest.mark.anyio
+async def test_middleware_request_switch_turns_the_split_off() -> None:
+    body = encode_events(stream_events(THOUGHT))
+    app = ReasoningMiddleware(responses_app(body))
+    receive = responses_request(separate_reasoning=False)
+    recorder = await record(app, http_scope(RESPONSES_PATH), receive)
+    assert recorder.body == b"".join(body)
+
+
+@pytest.mark.anyio
+async def test_middleware_template_switch_says_the_output_starts_in_content() -> None:
+    # deepseek_r1 starts inside reasoning, unless the template was told not to think.
+    body = encode_events(stream_events(["Hello", " there."]))
+    app = ReasoningMiddleware(responses_app(body), preset="deepseek_r1")
+    thinking_off = responses_request(chat_template_kwargs={"enable_thinking": False})
+    recorder = await record(app, http_scope(RESPONSES_PATH), thinking_off)
+    assert recorder.body == b"".join(body)
+    default = await record(app, http_scope(RESPONSES_PATH), responses_request())
+    payloads = [payload for _, payload in sse_payloads(default.body)]
+    assert texts_of(final_output(payloads)) == [("reasoning", "Hello there.")]

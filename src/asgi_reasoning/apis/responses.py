@@ -123,11 +123,18 @@ class ResponsesRewriter(StreamRewriter):
         self._dropped_ids: set[str] = set()
         self._is_native = False
         self._reasoning_deltas = 0
+        self._has_split = False
 
     @property
     def is_transparent(self) -> bool:
-        """True outside message items while no index or sequence number has moved."""
-        return self._message is None and self._index_shift == 0 and self._sequence_shift == 0
+        """True outside message items while nothing was split and no number has moved."""
+        return (
+            self._message is None
+            and self._index_shift == 0
+            and self._sequence_shift == 0
+            # The terminal event's output must then be rewritten, marker or not.
+            and not self._has_split
+        )
 
     def rewrite(self, payload: object) -> list[Payload] | None:
         if not isinstance(payload, dict):
@@ -604,6 +611,7 @@ class ResponsesRewriter(StreamRewriter):
         events = self._emit(message, message.splitter.finish(), None)
         events += self._keep_if_empty(message) + self._close(message)
         message.is_finished = True
+        self._has_split |= not _is_unchanged(message)
         self._message = None
         self._index_shift += len(message.items) - 1
         return events
