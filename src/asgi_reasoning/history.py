@@ -270,7 +270,12 @@ def _reasoning_text(value: object) -> str | None:
                 return str(value[key])
         return None
     if isinstance(value, list):
-        return "".join(text for part in value if (text := _reasoning_text(part)))
+        # One level of parts only: a deeper list is not a reasoning shape anyone sends.
+        return "".join(
+            text
+            for part in value
+            if not isinstance(part, list) and (text := _reasoning_text(part))
+        )
     return None
 
 
