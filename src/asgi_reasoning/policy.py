@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .effort import template_thinking
+
 if TYPE_CHECKING:
     from .config import Config, Mode, ResponsesReasoning
     from .text.presets import TagFormat
@@ -33,6 +35,9 @@ class Policy:
 def decide_policy(config: Config, request: object, *, thinking: bool | None = None) -> Policy:
     """The policy for a request whose JSON body is ``request`` (``None`` when unread).
 
+    ``config`` is the settings for the request's model (``Config.for_model``); ``request``
+    is the body as the app receives it, after any request-side rewrite.
+
     ``thinking`` is what the request says of the model's thinking, as its API reads it
     (``WireAPI.thinking_requested``): on, off, or ``None`` for neither.
     """
@@ -52,6 +57,11 @@ def decide_policy(config: Config, request: object, *, thinking: bool | None = No
 
 
 def _starts_in_reasoning(config: Config, body: Mapping[str, Any], thinking: bool | None) -> bool:
+    family = template_thinking(body, config.template_switch)
+    if thinking is False or family is False:
+        # DESIGN.md §15: the template closed (or never opened) the reasoning block, so the
+        # output starts in content whatever was configured, starts_in_reasoning=True too.
+        return False
     choice = config.starts_in_reasoning
     if isinstance(choice, bool):
         return choice
@@ -62,10 +72,6 @@ def _starts_in_reasoning(config: Config, body: Mapping[str, Any], thinking: bool
             logger.exception("starts_in_reasoning callable failed; using the preset's default")
             return config.tag_format.starts_in_reasoning
     fmt = config.tag_format
-    if thinking is False:
-        # The template closed (or never opened) the reasoning block: the model state, not
-        # a client preference, so this holds even with request_overrides=False.
-        return False
     if thinking is True:
         return fmt.starts_in_reasoning or fmt.starts_in_reasoning_when_thinking
     if fmt.thinking_switches and _has_thinking_switch(fmt, body):

@@ -13,9 +13,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ..effort import rewrite_effort
+from ..history import rewrite_history
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from ..config import Config
     from ..policy import Policy
 
 Payload = dict[str, Any]
@@ -73,6 +77,21 @@ class WireAPI(ABC):
         if not isinstance(name, str) or "\n" in name or "\r" in name:
             return None
         return name
+
+    def rewrite_request(self, request: Mapping[str, Any], config: Config) -> Payload | None:
+        """The request the app gets instead (DESIGN.md §15), or ``None``: forward it as it came.
+
+        History first (``config.history``), then the effort switch (``config.effort``). The
+        default reads this API's shapes by ``name``; an API with other shapes overrides it.
+        """
+        rewritten = rewrite_history(
+            self.name, request, config.history, fmt=config.tag_format, field=config.history_field
+        )
+        if config.effort:
+            rewritten = (
+                rewrite_effort(self.name, rewritten or request, config.template_switch) or rewritten
+            )
+        return rewritten
 
     @abstractmethod
     def thinking_requested(self, request: Mapping[str, Any]) -> bool | None:
