@@ -9,9 +9,13 @@ Intentional divergences:
    token) becomes one chunk per run, in text order; ``role`` stays on the first, and
    ``tool_calls``, ``finish_reason``, ``logprobs`` and ``usage`` on the last.
 2. A choice whose server already filled a reasoning field (§8) is never split: its content
-   may quote a marker on purpose.
+   may quote a marker on purpose. (Except under strip: divergence 4.)
 3. Without a marker, a response that was assumed to start inside reasoning and ended with
    ``finish_reason: "stop"`` keeps its content (non-streaming only, DESIGN.md §4.10).
+4. Under strip, privacy comes before §8: reasoning fields of every name are removed and the
+   content of a server-split choice is still read for markers, so an answer that quotes a
+   marker loses the quoted part. Logprobs and extension fields (``token_ids``) of a delta
+   that touched reasoning are dropped; under strip no ``reasoning_tokens`` is estimated.
 """
 
 from __future__ import annotations
@@ -172,23 +176,21 @@ def _rewrite_message_choice(choice: object, policy: Policy) -> dict[str, Any] | 
         return None
     strip = policy.mode == "strip"
     message: dict[str, Any] = choice["message"]
+    # Under strip, reasoning fields go and the content is split all the same (divergence 4).
+    stripped: dict[str, Any] | None = None
     if has_native_reasoning(message):
         native = native_reasoning(message)
         normalized = with_texts(message, message.get("content"), native, policy)
-        if strip:
-            normalized = {**normalized, "content": message.get("content")}
-            _check_content(normalized.get("content"), policy)
-        if _same(normalized, message):
-            return None
-        new_choice = {**choice, "message": normalized}
-        if strip:
-            # The server's logprobs cover the reasoning tokens too.
-            _drop_logprobs(new_choice)
-        return new_choice
+        if not strip:
+            return None if _same(normalized, message) else {**choice, "message": normalized}
+        stripped = {**choice, "message": normalized}
+        # The server's logprobs cover the reasoning tokens too.
+        _drop_logprobs(stripped)
+        message = normalized
     content = message.get("content")
     if not isinstance(content, str):
         _check_content(content, policy)
-        return None
+        return stripped
     splitter = ReasoningSplitter.from_format(
         policy.tag_format, starts_in_reasoning=policy.starts_in_reasoning
     )
@@ -202,12 +204,14 @@ def _rewrite_message_choice(choice: object, policy: Policy) -> dict[str, Any] | 
     if not splitter.saw_marker and (
         not policy.starts_in_reasoning or choice.get("finish_reason") == "stop"
     ):
-        return None
+        return stripped
+    if stripped is not None:
+        choice = stripped
     reasoning = "".join(text for kind, text in segments if kind == REASONING)
     answer = "".join(text for kind, text in segments if kind == CONTENT)
     message = with_texts(message, answer or None, reasoning or None, policy)
     new_choice = {**choice, "message": message}
-    if strip and reasoning:
+    if strip and reasoning and stripped is None:
         _filter_logprobs(new_choice, kept)
     return new_choice
 
@@ -491,10 +495,13 @@ class ChunkRewriter(StreamRewriter):
         self, choice: dict[str, Any], delta: dict[str, Any], state: _ChoiceState
     ) -> list[dict[str, Any]] | None:
         has_delta = "delta" in choice and choice["delta"] is not None
-        if state.is_native or (
-            any(key in delta for key in REASONING_KEYS) and has_native_reasoning(delta)
-        ):
+        has_native = any(key in delta for key in REASONING_KEYS) and has_native_reasoning(delta)
+        if not self._is_strip and (state.is_native or has_native):
             return self._rewrite_native(choice, delta, state)
+        if has_native:
+            # Under strip the fields go and the content is split all the same (divergence 4).
+            self._reasoning_deltas += 1
+            delta = with_texts(delta, delta.get("content"), None, self._policy)
         content = delta.get("content")
         if content is not None and not isinstance(content, str):
             if self._is_strip and content:
@@ -516,7 +523,8 @@ class ChunkRewriter(StreamRewriter):
         if any(kind == REASONING for kind, _ in runs):
             self._reasoning_deltas += 1
         touches_reasoning = (
-            was_reasoning
+            has_native
+            or was_reasoning
             or state.splitter.in_reasoning
             or any(kind == REASONING for kind, _ in runs)
         )
