@@ -34,14 +34,24 @@ from .bodies import (
     rewrite_json_body,
 )
 from .config import DEFAULT_MAX_BODY_SIZE, DEFAULT_PATHS, make_config
+from .history import DEFAULT_HISTORY_FIELD
 from .policy import decide_policy
 from .wire import json as _json
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
+    from .apis.base import WireAPI
     from .asgi import ASGIApp, Message, Receive, Scope, Send
-    from .config import Mode, ResponsesReasoning, StartsInReasoning
+    from .config import (
+        Config,
+        EffortOption,
+        HistoryOption,
+        Mode,
+        ModelSettings,
+        ResponsesReasoning,
+        StartsInReasoning,
+    )
 
 logger = logging.getLogger("asgi_reasoning")
 
@@ -78,6 +88,20 @@ class ReasoningMiddleware:
         responses_reasoning: where the Responses API gets split reasoning: ``"text"``
             (``reasoning_text`` content parts), ``"summary"`` (summary parts) or ``"both"``.
         signature: the ``signature`` of Messages API ``thinking`` blocks made from text.
+        models: per-model settings, ``{glob: preset_name or {option: value}}``: the first
+            glob matching the request's ``model`` (``fnmatch``, case-insensitive) wins, and
+            its options override these (any of them but ``paths`` and ``max_body_size``).
+        history: what the app receives of the reasoning in earlier assistant turns:
+            ``"keep"`` (unchanged), ``"field"`` (in ``history_field``), ``"inline"`` (back
+            in the content between the preset's markers), ``"strip"`` (removed),
+            ``"harmony"`` (gpt-oss: kept only for tool calls after the last answer), or
+            ``"auto"`` (the preset's documented rule).
+        history_field: the field ``history="field"`` writes, the one the server reads
+            (``"reasoning"`` for vLLM, ``"reasoning_content"`` for SGLang and llama.cpp).
+        effort: ``True`` turns the client's ``reasoning_effort`` (Responses
+            ``reasoning.effort``, Messages ``thinking``) into the preset's chat-template
+            switch when the client set none; a string names a boolean
+            ``chat_template_kwargs`` key to use instead; ``False`` (default) does nothing.
     """
 
     def __init__(
@@ -94,6 +118,10 @@ class ReasoningMiddleware:
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         responses_reasoning: ResponsesReasoning = "text",
         signature: str = "",
+        models: ModelSettings | None = None,
+        history: HistoryOption = "keep",
+        history_field: str = DEFAULT_HISTORY_FIELD,
+        effort: EffortOption = False,
     ) -> None:
         self.app = app
         self.config = make_config(
@@ -107,6 +135,10 @@ class ReasoningMiddleware:
             max_body_size=max_body_size,
             responses_reasoning=responses_reasoning,
             signature=signature,
+            models=models,
+            history=history,
+            history_field=history_field,
+            effort=effort,
         )
         self._path_pattern = re.compile("|".join(map(fnmatch.translate, self.config.paths)))
         self._has_warned_encoded = False
@@ -124,11 +156,27 @@ class ReasoningMiddleware:
         # Completions, the one API of the 0.1 releases.
         api = api_for_path(scope.get("path", "")) or _CHAT_COMPLETIONS
         request: object = None
+        server_receive = receive
         if scope.get("method") == "POST":
-            request, receive = await self._read_request(receive)
+            if _declared_length(scope) > self.config.max_body_size:
+                # Known to be too large before a byte is read: the app reads it itself.
+                logger.warning(
+                    "request body larger than max_body_size (%d bytes); not read",
+                    self.config.max_body_size,
+                )
+            else:
+                request, receive = await self._read_request(receive)
         body = request if isinstance(request, dict) else None
+        config = self.config if body is None else self.config.for_model(body.get("model"))
+        if body is not None and config.rewrites_requests:
+            rewritten = _rewrite_request(api, body, config)
+            if rewritten is not None:
+                body, encoded = rewritten
+                # The app reads the new body whole, then the server's own messages.
+                scope = {**scope, "headers": _with_content_length(scope, len(encoded))}
+                receive = _receive_once(encoded, server_receive)
         thinking = api.thinking_requested(body) if body is not None else None
-        policy = decide_policy(self.config, body, thinking=thinking)
+        policy = decide_policy(config, body, thinking=thinking)
         if policy.mode == "passthrough":
             await self.app(scope, receive, send)
             return
@@ -295,6 +343,70 @@ class ReasoningMiddleware:
             except _json.JSONDecodeError:
                 request = None
         return request, replay
+
+
+def _rewrite_request(
+    api: WireAPI, body: dict[str, Any], config: Config
+) -> tuple[dict[str, Any], bytes] | None:
+    """The rewritten request and its bytes, or ``None`` to forward the original bytes."""
+    try:
+        rewritten = api.rewrite_request(body, config)
+        if rewritten is None:
+            return None
+        encoded = _json.dumps(rewritten)
+    except Exception:
+        # Fail open: a request shape nobody foresaw still reaches the app as it was sent.
+        logger.exception("could not rewrite a %s request; forwarded as it came", api.name)
+        return None
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug(
+            "rewrote the %s request for model %r: %s",
+            api.name,
+            body.get("model"),
+            _describe_changes(body, rewritten),
+        )
+    return rewritten, encoded
+
+
+def _describe_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    """What a request rewrite changed, for the debug log: keys, and how many items."""
+    changes: list[str] = []
+    for key in dict.fromkeys([*before, *after]):
+        old, new = before.get(key), after.get(key)
+        if old is new or old == new:
+            continue
+        if isinstance(old, list) and isinstance(new, list):
+            changed = sum(1 for a, b in zip(old, new, strict=False) if a is not b and a != b)
+            changes.append(f"{key}: {changed} of {len(old)} items rewritten, {len(new)} now")
+        else:
+            changes.append(f"{key}: {old!r} -> {new!r}")
+    return "; ".join(changes)
+
+
+def _declared_length(scope: Scope) -> int:
+    """The request's ``Content-Length``, or 0 when absent or not a number."""
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"content-length":
+            return int(value) if value.strip().isdigit() else 0
+    return 0
+
+
+def _with_content_length(scope: Scope, length: int) -> Headers:
+    # The body is now whole and of known length: no chunked framing is left to describe.
+    dropped = {b"content-length", b"transfer-encoding"}
+    headers = _without(scope.get("headers", ()), dropped)
+    headers.append((b"content-length", str(length).encode("ascii")))
+    return headers
+
+
+def _receive_once(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` giving ``body`` as one ``http.request`` message, then ``receive``'s own."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive_rewritten() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return receive_rewritten
 
 
 def _media_type(headers: Iterable[Sequence[bytes]]) -> bytes:
