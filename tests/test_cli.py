@@ -587,3 +587,45 @@ def test_model_flags_pick_the_preset_per_request_end_to_end() -> None:
 
     assert scripted == (REASONING_TEXT, ANSWER_TEXT)
     assert other == ("", RAW_OUTPUT)
+
+
+def test_request_side_flags_reach_the_middleware_kwargs() -> None:
+    flags = ["--history", "field", "--history-field", "reasoning", "--effort"]
+    kwargs = middleware_kwargs(parsed(["serve", "m:app", *flags]))
+
+    assert (kwargs["history"], kwargs["history_field"], kwargs["effort"]) == (
+        "field", "reasoning", True,
+    )  # fmt: skip
+
+
+RECORDING_APP: Final = """\
+received = []
+
+
+async def app(scope, receive, send):
+    message = await receive()
+    received.append(message.get("body", b""))
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+"""
+
+
+@pytest.mark.anyio
+async def test_history_flag_rewrites_the_request_the_app_receives(
+    tmp_path: Path, served_apps: list[ASGIApp]
+) -> None:
+    (tmp_path / "recording_app.py").write_text(RECORDING_APP)
+    argv = ["serve", "recording_app:app", "--app-dir", str(tmp_path), "--history", "strip"]
+    assert run_main(argv) == 0
+    history = [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello", "reasoning_content": "greet"},
+        {"role": "user", "content": "Bye"},
+    ]
+    transport = httpx.ASGITransport(served_apps[0])
+    async with httpx.AsyncClient(transport=transport, base_url="http://cli") as client:
+        await client.post("/v1/chat/completions", json={"model": "m", "messages": history})
+
+    [body] = sys.modules.pop("recording_app").received
+    assert b"greet" not in body
+    assert b"Hello" in body

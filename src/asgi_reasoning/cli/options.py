@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from asgi_reasoning import PRESETS, __version__
+from asgi_reasoning.config import HISTORY_OPTIONS
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -243,6 +244,24 @@ def _middleware_options_parser() -> argparse.ArgumentParser:
         "--responses-reasoning",
         choices=("text", "summary", "both"),
         help="where the Responses API gets split reasoning (default: text)",
+    )
+    group.add_argument(
+        "--history",
+        choices=HISTORY_OPTIONS,
+        help="what the app receives of the reasoning in earlier assistant turns; auto: the "
+        "preset's documented rule (default: keep)",
+    )
+    group.add_argument(
+        "--history-field",
+        metavar="NAME",
+        help="the field --history field writes, the one the server reads "
+        "(default: reasoning, as vLLM reads it)",
+    )
+    group.add_argument(
+        "--effort",
+        action=argparse.BooleanOptionalAction,
+        help="turn the client's reasoning_effort into the preset's chat-template switch "
+        "when the client set none (default: off; a key name in --config)",
     )
     return parent
 
