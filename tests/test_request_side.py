@@ -196,6 +196,16 @@ class TestRewritten:
             "content": "Hello!",
         }
 
+    @pytest.mark.parametrize("parts", [1, 2, 7, 64])
+    async def test_however_the_body_was_cut_the_app_gets_the_same_request(self, parts: int) -> None:
+        request = {"model": "m", "messages": conversation(), "reasoning_effort": "none"}
+        whole, _, _ = await send_request(request, preset="qwen3", history="strip", effort=True)
+        cut, _, _ = await send_request(
+            request, parts=parts, preset="qwen3", history="strip", effort=True
+        )
+        assert cut.body == whole.body
+        assert cut.request["chat_template_kwargs"] == {"enable_thinking": False}
+
     async def test_vllm_reads_reasoning_so_field_moves_it_there(self) -> None:
         request = {"model": "qwen3-8b", "messages": conversation("reasoning_content")}
         app, _, _ = await send_request(request, preset="qwen3", history="field")
