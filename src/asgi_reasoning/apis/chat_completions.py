@@ -239,7 +239,8 @@ def _feed_tokens(
     """Feed ``tokens`` one by one; which of them are answer text only (their logprobs stay).
 
     A token is answer text when the splitter was in content before and after it and it
-    released no reasoning: marker tokens, reasoning tokens and tokens mixing both are not.
+    released answer text only: marker tokens, reasoning tokens, tokens mixing both and
+    whitespace dropped after a closer are not.
     """
     segments: list[Segment] = []
     kept: list[bool] = []
@@ -250,6 +251,7 @@ def _feed_tokens(
         kept.append(
             not was_in_reasoning
             and not splitter.in_reasoning
+            and bool(released)
             and all(kind == CONTENT for kind, _ in released)
         )
     return segments, kept
@@ -731,7 +733,8 @@ class ChatCompletionsAPI(WireAPI):
     path_patterns = ("*/chat/completions",)
     end_sentinels = frozenset({b"[DONE]"})
     # A server-side reasoning field must be seen to know the server splits by itself.
-    always_inspect = (b'"reasoning', b'"thinking')
+    # A usage object may need its reasoning_tokens estimate.
+    always_inspect = (b'"reasoning', b'"thinking', b'"usage":{', b'"usage": {')
 
     def thinking_requested(self, request: Mapping[str, Any]) -> bool | None:
         # vLLM and SGLang pass chat_template_kwargs to the template: Qwen3 reads
