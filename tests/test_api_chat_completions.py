@@ -64,8 +64,13 @@ async def test_json_completion_is_rewritten_with_key_order_and_length_right() ->
         "refusal",
         "annotations",
     ]
-    assert {k: v for k, v in rewritten.items() if k != "choices"} == {
-        k: v for k, v in original.items() if k != "choices"
+    assert {k: v for k, v in rewritten.items() if k not in ("choices", "usage")} == {
+        k: v for k, v in original.items() if k not in ("choices", "usage")
+    }
+    # The server left reasoning_tokens out: an estimate is added (#11), the rest is kept.
+    assert rewritten["usage"] == {
+        **original["usage"],
+        "completion_tokens_details": {"reasoning_tokens": 1},
     }
     assert recorder.header(b"content-length") == str(len(recorder.body)).encode()
 
@@ -223,7 +228,13 @@ async def test_held_text_is_flushed_at_body_end() -> None:
                     "created": 1,
                     "model": "m",
                     "choices": [],
-                    "usage": {"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8},
+                    "usage": {
+                        "prompt_tokens": 3,
+                        "completion_tokens": 5,
+                        "total_tokens": 8,
+                        # The server's own count: no estimate replaces it (#11).
+                        "completion_tokens_details": {"reasoning_tokens": 2},
+                    },
                 }
             ),
             id="usage-only chunk",
