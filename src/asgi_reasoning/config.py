@@ -70,7 +70,7 @@ class Config:
     paths: tuple[str, ...]
     request_overrides: bool
     max_body_size: int
-    responses_reasoning: ResponsesReasoning = "text"
+    responses_reasoning: ResponsesReasoning = "summary"
     signature: str = ""
     preset: str = "think"
     """The preset's normalised name: the key of the history and effort tables."""
@@ -122,7 +122,7 @@ def make_config(
     paths: object,
     request_overrides: object,
     max_body_size: object,
-    responses_reasoning: object = "text",
+    responses_reasoning: object = "summary",
     signature: object = "",
     history: object = "keep",
     history_field: object = DEFAULT_HISTORY_FIELD,

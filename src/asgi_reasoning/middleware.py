@@ -85,8 +85,10 @@ class ReasoningMiddleware:
             ``reasoning_format``.
         max_body_size: largest request body read, and largest JSON response buffered, in
             bytes; past it the exchange passes through unchanged.
-        responses_reasoning: where the Responses API gets split reasoning: ``"text"``
-            (``reasoning_text`` content parts), ``"summary"`` (summary parts) or ``"both"``.
+        responses_reasoning: where the Responses API gets split reasoning: ``"summary"``
+            (summary parts and ``reasoning_summary_text`` events: what Codex CLI and the
+            AI SDK show), ``"text"`` (``reasoning_text`` content parts, as vLLM sends them)
+            or ``"both"`` (some clients then show the text twice).
         signature: the ``signature`` of Messages API ``thinking`` blocks made from text.
         models: per-model settings, ``{glob: preset_name or {option: value}}``: the first
             glob matching the request's ``model`` (``fnmatch``, case-insensitive) wins, and
@@ -116,7 +118,7 @@ class ReasoningMiddleware:
         paths: str | Sequence[str] = DEFAULT_PATHS,
         request_overrides: bool = True,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
-        responses_reasoning: ResponsesReasoning = "text",
+        responses_reasoning: ResponsesReasoning = "summary",
         signature: str = "",
         models: ModelSettings | None = None,
         history: HistoryOption = "keep",

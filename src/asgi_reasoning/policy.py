@@ -28,7 +28,7 @@ class Policy:
     starts_in_reasoning: bool
     mode: Mode
     fields: tuple[str, ...]
-    responses_reasoning: ResponsesReasoning = "text"
+    responses_reasoning: ResponsesReasoning = "summary"
     signature: str = ""
 
 

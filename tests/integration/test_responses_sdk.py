@@ -37,14 +37,15 @@ pytestmark = pytest.mark.timeout(60)
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    app = ReasoningMiddleware(scripted_app(delay=EVENT_DELAY_S))
+    app = ReasoningMiddleware(scripted_app(delay=EVENT_DELAY_S), responses_reasoning="text")
     with serve_in_thread(app, lifespan="off") as url:
         yield url + "/v1"
 
 
 @pytest.fixture(scope="module")
 def summary_url() -> Iterator[str]:
-    app = ReasoningMiddleware(scripted_app(delay=EVENT_DELAY_S), responses_reasoning="summary")
+    # The default: summary parts, what Codex CLI and the AI SDK show.
+    app = ReasoningMiddleware(scripted_app(delay=EVENT_DELAY_S))
     with serve_in_thread(app, lifespan="off") as url:
         yield url + "/v1"
 
