@@ -386,8 +386,11 @@ class ChunkRewriter(StreamRewriter):
     def is_transparent(self) -> bool:
         """True when a chunk without marker characters would come back unchanged."""
         if self._policy.starts_in_reasoning and (
-            # A choice not seen yet starts inside reasoning: it is not idle.
-            self._choice_count is None or len(self._choices) < self._choice_count
+            # A choice not seen yet starts inside reasoning: it is not idle. Under strip a
+            # server may send more choices than the request asked for, so none is trusted.
+            self._is_strip
+            or self._choice_count is None
+            or len(self._choices) < self._choice_count
         ):
             return False
         return not self._busy
