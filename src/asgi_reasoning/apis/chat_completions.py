@@ -23,10 +23,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
+from ..effort import rewrite_effort
+from ..history import rewrite_chat_history
 from ..text.splitter import CONTENT, REASONING, ReasoningSplitter, merge_segments
 from .base import StreamRewriter, UnfilterableError, WireAPI
 
 if TYPE_CHECKING:
+    from ..config import Config
     from ..policy import Policy
     from ..text.splitter import Kind, Segment
     from .base import Payload
@@ -738,6 +741,17 @@ class ChatCompletionsAPI(WireAPI):
     # A server-side reasoning field must be seen to know the server splits by itself.
     # A usage object may need its reasoning_tokens estimate.
     always_inspect = (b'"reasoning', b'"thinking', b'"usage":{', b'"usage": {')
+
+    def rewrite_request(self, request: Mapping[str, Any], config: Config) -> Payload | None:
+        # messages[] history first, then reasoning_effort (or a thinking object) as the
+        # family's chat_template_kwargs switch.
+        rewritten = rewrite_chat_history(
+            request, config.history, fmt=config.tag_format, field=config.history_field
+        )
+        if config.effort:
+            switched = rewrite_effort(self.name, rewritten or request, config.template_switch)
+            rewritten = switched or rewritten
+        return rewritten
 
     def thinking_requested(self, request: Mapping[str, Any]) -> bool | None:
         # vLLM and SGLang pass chat_template_kwargs to the template: Qwen3 reads
