@@ -3,7 +3,7 @@ from __future__ import annotations
 import itertools
 import re
 import tracemalloc
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import given
@@ -15,6 +15,7 @@ from asgi_reasoning.wire.sse import (
     SSEParser,
     SSERaw,
     encode_event,
+    encode_without_data,
 )
 
 if TYPE_CHECKING:
@@ -572,10 +573,12 @@ def test_named_event_in_one_chunk_parses_as_the_line_scanner_does(name: bytes, d
     assert fast.feed(chunk) == slow[1:]
 
 
-EVENT_NAMES = st.text(st.characters(blacklist_characters="\r\n"), max_size=12)
+# An event name is text of one line (UTF-8: no lone surrogates).
+EVENT_NAMES = st.text(st.characters(codec="utf-8", blacklist_characters="\r\n"), max_size=12)
+ONE_LINE_DATA = st.binary(max_size=40).filter(lambda data: b"\r" not in data and b"\n" not in data)
 
 
-@given(name=EVENT_NAMES, data=st.binary(max_size=40))
+@given(name=EVENT_NAMES, data=ONE_LINE_DATA)
 def test_named_event_keeps_its_event_line_when_its_data_is_replaced(name: str, data: bytes) -> None:
     line = b"event: " + name.encode() + b"\n"
     event = SSEEvent(line + b"data: " + data + b"\n\n", data, b"\n")
@@ -583,3 +586,34 @@ def test_named_event_keeps_its_event_line_when_its_data_is_replaced(name: str, d
     encoded = encode_event(event, new)
     assert encoded == line + b"data: " + new + b"\n\n"
     assert parse([b": start\n\n" + encoded])[1] == SSEEvent(encoded, new, b"\n")
+
+
+def test_an_event_without_its_data_keeps_its_id_and_retry_lines() -> None:
+    event = parse_event(b"id: 7\r\nevent: x\r\ndata: {}\r\nretry: 10\r\n\r\n")
+    assert encode_without_data(event) == b"id: 7\r\nretry: 10\r\n\r\n"
+
+
+def test_an_event_of_only_data_leaves_nothing() -> None:
+    assert encode_without_data(parse_event(b"data: a\ndata: b\n\n")) == b""
+
+
+@pytest.mark.parametrize("line_ending", [b"\n", b"\r", b"\r\n"])
+def test_many_events_in_one_chunk_are_scanned_once(line_ending: bytes) -> None:
+    # Linear time: the searches for line ends look at each byte a few times (for LF,
+    # for CR), not at the rest of the body again after every line.
+    body = (b"data: x" + line_ending + line_ending) * 20_000 + b"data: y" + line_ending
+    scanned = 0
+
+    class CountingBytes(bytes):
+        def find(self, sub: Any, start: Any = 0, *rest: Any) -> int:
+            nonlocal scanned
+            found = bytes.find(self, sub, start, *rest)
+            scanned += (len(self) if found < 0 else found + 1) - int(start)
+            return found
+
+    parser = SSEParser()
+    parser.feed(b": start\n\n")
+    events = parser.feed(CountingBytes(body))
+    assert len(events) == 20_000
+    # (The one-event shortcut looks at the chunk once more.)
+    assert 0 < scanned < 4 * len(body)
