@@ -155,6 +155,10 @@ def test_httpx_json_body_is_the_apps_with_reasoning_moved(upstream_server: Serve
     message = expected["choices"][0]["message"]
     message["content"] = script_for(prompt).answer
     message["reasoning_content"] = script_for(prompt).reasoning
+    # The app reports no reasoning tokens, so the middleware adds its estimate.
+    estimate = json.loads(wrapped.content)["usage"]["completion_tokens_details"]["reasoning_tokens"]
+    assert 0 < estimate <= expected["usage"]["completion_tokens"]
+    expected["usage"]["completion_tokens_details"] = {"reasoning_tokens": estimate}
     assert wrapped.status_code == 200
     assert json.loads(wrapped.content) == expected
     assert list(json.loads(wrapped.content)) == list(expected), "top-level key order changed"
@@ -176,8 +180,18 @@ def test_httpx_stream_events_keep_their_framing_and_fields(upstream_server: Serv
     wrapped_events = split_events(wrapped.content)
     bare_events = split_events(bare.content)
     assert all(event.startswith(b"data: ") and event.endswith(b"\n\n") for event in wrapped_events)
-    # The finish, usage and [DONE] events carry no text: they leave byte for byte as sent.
-    assert wrapped_events[-3:] == bare_events[-3:]
+    # The finish and [DONE] events carry no text: they leave byte for byte as sent. The
+    # usage chunk gains the middleware's reasoning_tokens estimate, one per reasoning delta.
+    assert wrapped_events[-3] == bare_events[-3]
+    assert wrapped_events[-1] == bare_events[-1]
+    usage = json.loads(wrapped_events[-2][len(b"data: ") :])["usage"]
+    reasoning_deltas = sum(
+        1
+        for chunk in chunk_objects(bare.content)
+        for choice in chunk["choices"]
+        if "<think>" not in (choice["delta"].get("content") or "")
+    )
+    assert 0 < usage["completion_tokens_details"]["reasoning_tokens"] <= reasoning_deltas
     assert b"<think>" not in wrapped.content
     assert b"</think>" not in wrapped.content
 
