@@ -1,4 +1,8 @@
-"""Move a reasoning model's inline chain of thought into `reasoning_content`."""
+"""Move a reasoning model's inline chain of thought to where the client's API puts reasoning.
+
+Chat Completions ``reasoning_content``, Responses ``reasoning`` items, Messages ``thinking``
+blocks. The public surface is ``__all__`` here and the ``asgi_reasoning.proxy`` module.
+"""
 
 from __future__ import annotations
 

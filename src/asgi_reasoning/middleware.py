@@ -56,8 +56,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger("asgi_reasoning")
 
 Headers = list[tuple[bytes, bytes]]
-# "encoded": an SSE or JSON body under a content-encoding, which is not read.
-BodyKind = Literal["sse", "json", "encoded"]
+# "encoded": an SSE or JSON body under a content-encoding, which is not read; "other": a 200
+# of another media type. Both pass through, except under strip (DESIGN.md §17).
+BodyKind = Literal["sse", "json", "encoded", "other"]
 
 _CHAT_COMPLETIONS: Final = ChatCompletionsAPI()
 # Headers that describe the exact bytes of a body, which a rewrite changes.
@@ -65,7 +66,7 @@ DIGEST_HEADERS: Final = frozenset({b"content-md5", b"digest", b"content-digest",
 
 
 class ReasoningMiddleware:
-    """Move reasoning out of ``content`` in chat-completion responses, as they stream.
+    """Move reasoning out of the answer in Chat Completions, Responses and Messages, as it streams.
 
     Args:
         app: the ASGI application to wrap.
@@ -204,9 +205,13 @@ class ReasoningMiddleware:
                 # ASGI allows any iterable of headers (a generator): read them once.
                 message = {**message, "headers": list(message.get("headers", ()))}
                 body_kind = self._body_kind(message)
-                if body_kind == "encoded" and is_strip:
+                if body_kind in ("encoded", "other") and is_strip:
                     # DESIGN.md §17: a body that cannot be read cannot be filtered.
-                    if _media_type(message["headers"]) == b"text/event-stream":
+                    if body_kind == "other":
+                        await _send_closed(
+                            send, message, closed_json_body(api, "the body is not JSON or SSE")
+                        )
+                    elif _media_type(message["headers"]) == b"text/event-stream":
                         headers = _without(
                             message["headers"], {b"content-length", b"content-encoding"}
                         )
@@ -299,7 +304,7 @@ class ReasoningMiddleware:
             elif lowered == b"content-range":
                 return None
         if media_type not in (b"text/event-stream", b"application/json"):
-            return None
+            return "other"
         if encoding != b"identity":
             if not self._has_warned_encoded:
                 self._has_warned_encoded = True

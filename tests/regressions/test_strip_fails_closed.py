@@ -1,7 +1,7 @@
 """Bug: what strip could not filter went to the client raw, ``<think>`` and all: a JSON body
 over ``max_body_size``, an SSE event over 1 MiB, a last event without its blank line, a gzip
 body, a body the JSON backend rejects, ``content`` as a list of parts, an exception in a
-rewriter.
+rewriter, a 200 of another media type.
 Fix: under strip such a body is replaced by the API's error (status 502 for JSON; an error
 event and the end of the stream for SSE), and the log says why.
 """
@@ -69,6 +69,12 @@ def assert_replaced_by_an_error(recorder: object, body: bytes) -> None:
             None,
             {},
             id="unknown shape holding a marker",
+        ),
+        pytest.param(
+            b"<think>secret</think>Answer",
+            [(b"content-type", b"text/plain; charset=utf-8")],
+            {},
+            id="another media type",
         ),
     ],
 )
