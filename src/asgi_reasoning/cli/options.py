@@ -46,8 +46,9 @@ SERVER_KEYS: Final = ("host", "port", "workers", "log_level")
 PROXY_KEYS: Final = ("upstream", "timeout", "connect_timeout", "forwarded_allow_ips")
 
 DESCRIPTION: Final = """\
-Move a reasoning model's inline chain of thought (<think>...</think>) out of `content`
-and into `reasoning_content`, in OpenAI chat-completion responses and streams."""
+Move a reasoning model's inline chain of thought (<think>...</think>) out of the answer:
+`reasoning_content` in Chat Completions, reasoning items in the Responses API, thinking
+blocks in Anthropic Messages, streamed and whole."""
 
 EXAMPLES: Final = """\
 examples:
