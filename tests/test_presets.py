@@ -317,8 +317,9 @@ def test_unknown_preset_lists_the_presets_and_the_engine_names() -> None:
         resolve_tag_format("nope", None)
 
 
-def test_minimax_m3_names_its_thinking_switch() -> None:
-    assert PRESETS["minimax_m3"].thinking_switches == (("thinking_mode", "enabled"),)
+def test_minimax_m3_starts_in_reasoning_only_when_thinking_is_switched_on() -> None:
+    assert not PRESETS["minimax_m3"].starts_in_reasoning
+    assert PRESETS["minimax_m3"].starts_in_reasoning_when_thinking
 
 
 @pytest.mark.parametrize("preset", ["granite", "apriel", "hunyuan", "ernie45", "harmony_stripped"])

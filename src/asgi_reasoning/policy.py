@@ -72,24 +72,9 @@ def _starts_in_reasoning(config: Config, body: Mapping[str, Any], thinking: bool
             logger.exception("starts_in_reasoning callable failed; using the preset's default")
             return config.tag_format.starts_in_reasoning
     fmt = config.tag_format
-    if thinking is True:
+    if thinking is True or family is True:
         return fmt.starts_in_reasoning or fmt.starts_in_reasoning_when_thinking
-    if fmt.thinking_switches and _has_thinking_switch(fmt, body):
-        return True
     return fmt.starts_in_reasoning
-
-
-def _has_thinking_switch(fmt: TagFormat, body: Mapping[str, Any]) -> bool:
-    """Whether the request sets one of the family's own switches that pre-fill the opener."""
-    kwargs = body.get("chat_template_kwargs")
-    if not isinstance(kwargs, Mapping):
-        return False
-    for key, value in fmt.thinking_switches:
-        found = kwargs.get(key)
-        # `True == 1` in Python: a switch is matched by type as well as value.
-        if type(found) is type(value) and found == value:
-            return True
-    return False
 
 
 def _requested_mode(body: Mapping[str, Any]) -> Mode | None:

@@ -122,7 +122,9 @@ class TagFormat:
     """The chat template pre-fills the opener, so output begins inside reasoning."""
 
     starts_in_reasoning_when_thinking: bool = False
-    """A request that turns thinking on explicitly makes the template pre-fill the opener."""
+    """A request that turns thinking on explicitly makes the template pre-fill the opener
+    (the family's own switch, as ``effort.SWITCHES`` reads it: ``enable_thinking``,
+    ``thinking``, MiniMax-M3's ``thinking_mode: "enabled"``)."""
 
     implicit_ends: tuple[str, ...] = ()
     """Markers that end reasoning and stay in content (a tool call begins)."""
@@ -148,10 +150,6 @@ class TagFormat:
 
     channels: ChannelFormat | None = None
     """A channel protocol (Harmony), read besides the markers above."""
-
-    thinking_switches: tuple[tuple[str, str | bool], ...] = ()
-    """``chat_template_kwargs`` entries (key, value) with which the template pre-fills the
-    opener, so the output starts inside reasoning (MiniMax-M3's ``thinking_mode``)."""
 
     models: str = ""
     """The models this format fits, for documentation."""
@@ -272,7 +270,7 @@ _FAMILY_PRESETS: Final[dict[str, TagFormat]] = {
     ),
     "minimax_m3": TagFormat(
         pairs=(("<mm:think>", "</mm:think>"),),
-        thinking_switches=(("thinking_mode", "enabled"),),
+        starts_in_reasoning_when_thinking=True,
         models="MiniMax-M3 (an answer without thinking starts with a bare </mm:think>)",
         start_reason='content; inside with chat_template_kwargs {"thinking_mode": "enabled"}, '
         "where the template pre-fills <mm:think>",
