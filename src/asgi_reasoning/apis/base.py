@@ -11,14 +11,13 @@ A rewrite returning ``None`` means "unchanged": the caller forwards the app's ow
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..effort import rewrite_effort
 from ..history import rewrite_history
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from ..config import Config
     from ..policy import Policy
 
@@ -116,3 +115,19 @@ class WireAPI(ABC):
     @abstractmethod
     def error_event(self, message: str) -> Payload:
         """A streamed error event in this API's own shape, after which the stream ends."""
+
+
+def chat_template_thinking(request: Mapping[str, Any]) -> bool | None:
+    """What ``chat_template_kwargs`` says of thinking, in the two common spellings.
+
+    vLLM and SGLang pass ``chat_template_kwargs`` to the template: Qwen3 reads
+    ``enable_thinking``, DeepSeek V3.1+ reads ``thinking``.
+    """
+    kwargs = request.get("chat_template_kwargs")
+    if not isinstance(kwargs, Mapping):
+        return None
+    for key in ("enable_thinking", "thinking"):
+        value = kwargs.get(key)
+        if isinstance(value, bool):
+            return value
+    return None

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 from ..effort import rewrite_effort
 from ..history import rewrite_chat_history
 from ..text.splitter import CONTENT, REASONING, ReasoningSplitter, merge_segments
-from .base import StreamRewriter, UnfilterableError, WireAPI
+from .base import StreamRewriter, UnfilterableError, WireAPI, chat_template_thinking
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -391,9 +391,7 @@ class ChunkRewriter(StreamRewriter):
         if self._policy.starts_in_reasoning and (
             # A choice not seen yet starts inside reasoning: it is not idle. Under strip a
             # server may send more choices than the request asked for, so none is trusted.
-            self._is_strip
-            or self._choice_count is None
-            or len(self._choices) < self._choice_count
+            self._is_strip or self._choice_count is None or len(self._choices) < self._choice_count
         ):
             return False
         return not self._busy
@@ -754,16 +752,7 @@ class ChatCompletionsAPI(WireAPI):
         return rewritten
 
     def thinking_requested(self, request: Mapping[str, Any]) -> bool | None:
-        # vLLM and SGLang pass chat_template_kwargs to the template: Qwen3 reads
-        # enable_thinking, DeepSeek V3.1+ reads thinking.
-        kwargs = request.get("chat_template_kwargs")
-        if not isinstance(kwargs, Mapping):
-            return None
-        for key in ("enable_thinking", "thinking"):
-            value = kwargs.get(key)
-            if isinstance(value, bool):
-                return value
-        return None
+        return chat_template_thinking(request)
 
     def new_stream(self, policy: Policy, request: Mapping[str, Any] | None) -> ChunkRewriter:
         return ChunkRewriter(policy, choice_count=_choice_count(request))

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TypeGuard
 
 from ..text.splitter import CONTENT, REASONING, ReasoningSplitter, merge_segments
-from .base import StreamRewriter, WireAPI
+from .base import StreamRewriter, WireAPI, chat_template_thinking
 
 if TYPE_CHECKING:
     from ..policy import Policy
@@ -817,14 +817,7 @@ class ResponsesAPI(WireAPI):
     always_inspect = (b'.added"', b'"response.reasoning')
 
     def thinking_requested(self, request: Mapping[str, Any]) -> bool | None:
-        kwargs = request.get("chat_template_kwargs")
-        if not isinstance(kwargs, Mapping):
-            return None
-        for key in ("enable_thinking", "thinking"):
-            value = kwargs.get(key)
-            if isinstance(value, bool):
-                return value
-        return None
+        return chat_template_thinking(request)
 
     def new_stream(self, policy: Policy, request: Mapping[str, Any] | None) -> ResponsesRewriter:
         return ResponsesRewriter(policy)
