@@ -4,7 +4,10 @@ Only ``http`` requests to matching paths are looked at. The response is taken on
 left alone, from its ``http.response.start`` message alone: status 200, no
 ``content-encoding``, and ``text/event-stream`` (rewritten as it streams) or
 ``application/json`` (buffered, bounded, rewritten whole). Everything else is forwarded
-as it came. Per-request state lives in ``__call__``; the instance holds configuration only.
+as it came, except under strip, which fails closed (DESIGN.md §17): a 200 it cannot read
+becomes the API's error. The API shape (``apis/``) is picked from the path; when ``history``
+or ``effort`` apply, the app receives the rewritten request (§15). Per-request state lives in
+``__call__``; the instance holds configuration only.
 
 Intentional divergences:
 
