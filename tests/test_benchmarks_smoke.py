@@ -96,3 +96,18 @@ def test_end_to_end_benchmark_streams_through_both_servers() -> None:
     assert wrapped.reasoning_chars > 0
     assert wrapped.content_chars < bare.content_chars
     assert "time to first token" in e2e.render(results)
+
+
+def test_api_events_benchmark_covers_every_api_with_right_output() -> None:
+    pytest.importorskip("pydantic")
+    from benchmarks import api_events
+
+    results = api_events.run(tokens=TINY_TOKENS, rounds=1, budget_seconds=0.0001)
+
+    assert {(r.api, r.case) for r in results} == {
+        (api, case)
+        for api in ("Chat", "Responses", "Messages")
+        for case in ("rewritten", "unchanged")
+    }
+    assert [(r.api, r.case) for r in results if not r.output_ok] == []
+    assert "| Messages | unchanged |" in api_events.render(results)
