@@ -188,7 +188,7 @@ def _make_one(options: Mapping[str, object], paths: tuple[str, ...], max_body_si
 
 
 def _fields(config: Config) -> dict[str, Any]:
-    return {name: getattr(config, name) for name in Config.__slots__}
+    return {name: getattr(config, name) for name in Config.__dataclass_fields__}
 
 
 def _check_models(models: object) -> list[tuple[str, object]]:

@@ -49,7 +49,8 @@ CHOICE_KEYS: Final = frozenset({"index", "delta", "message", *LAST_CHOICE_KEYS})
 MAX_CHOICES: Final = 1000
 """Most distinct ``choices[].index`` values a stream keeps state for (see ChunkRewriter)."""
 
-_HIGH_SURROGATES: Final = ("\ud800", "\udbff")
+# chr(): mypyc cannot compile surrogates in string literals.
+_HIGH_SURROGATES: Final = (chr(0xD800), chr(0xDBFF))
 
 
 def native_reasoning(container: Mapping[str, Any]) -> str | None:
@@ -654,7 +655,7 @@ class ChunkRewriter(StreamRewriter):
         if state.high_surrogate:
             text = state.high_surrogate + text
             state.high_surrogate = ""
-            if len(text) > 1 and "\udc00" <= text[1] <= "\udfff":
+            if len(text) > 1 and 0xDC00 <= ord(text[1]) <= 0xDFFF:
                 text = text[:2].encode("utf-16", "surrogatepass").decode("utf-16") + text[2:]
         if text and _HIGH_SURROGATES[0] <= text[-1] <= _HIGH_SURROGATES[1]:
             # A character cut between two deltas (Python writes "\ud83d" for half an emoji).

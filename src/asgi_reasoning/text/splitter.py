@@ -367,7 +367,8 @@ class ReasoningSplitter:
     @classmethod
     def from_format(cls, fmt: TagFormat, *, starts_in_reasoning: bool) -> ReasoningSplitter:
         """A splitter for an already validated format (no checks: the middleware's path)."""
-        splitter = cls.__new__(cls)
+        # Not cls.__new__(cls): a class compiled with mypyc has none. The default build is cached.
+        splitter = cls()
         splitter._start(compile_grammar(fmt), starts_in_reasoning)
         return splitter
 

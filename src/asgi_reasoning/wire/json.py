@@ -72,7 +72,7 @@ _LITERAL: Final = re.compile(r"true|false|null|NaN|Infinity|-Infinity")
 _STDLIB_ONLY_TOKEN: Final = re.compile(
     r'"[^"\\]*(?:\\.[^"\\]*)*"|-?Infinity|NaN|(-?)([0-9])(?:\.([0-9]+))?e-0([0-9])'
 )
-_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+_SURROGATE: Final = re.compile("[\\ud800-\\udfff]")  # escapes: mypyc rejects surrogate literals
 
 
 def _read_float(text: str) -> float:
