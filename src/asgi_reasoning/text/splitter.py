@@ -347,12 +347,12 @@ class ReasoningSplitter:
         starts_in_reasoning: bool | None = None,
     ) -> None:
         pairs = None if tags is None else tuple(tags)
-        key = (preset, pairs)
+        key: tuple[object, object] | None = (preset, pairs)
         try:
-            compiled = _CONSTRUCTED.get(key)
+            compiled = _CONSTRUCTED.get(key)  # type: ignore[arg-type]
         except TypeError:  # a pair given as a list: unhashable, so never cached
             compiled = None
-            key = None  # type: ignore[assignment]
+            key = None
         if compiled is None:
             fmt = resolve_tag_format(preset, None if pairs is None else list(pairs))
             compiled = (compile_grammar(fmt), fmt.starts_in_reasoning)
