@@ -111,3 +111,17 @@ def test_api_events_benchmark_covers_every_api_with_right_output() -> None:
     }
     assert [(r.api, r.case) for r in results if not r.output_ok] == []
     assert "| Messages | unchanged |" in api_events.render(results)
+
+
+def test_raw_end_to_end_benchmark_reads_the_same_body_size_bare_and_wrapped() -> None:
+    pytest.importorskip("uvloop")
+    pytest.importorskip("httptools")
+    from benchmarks import e2e_raw
+
+    timings = e2e_raw.run(tokens=20, rounds=1)
+
+    assert {(t.app, t.pacing) for t in timings} == {
+        (app, pacing) for app in ("bare_app", "wrapped_app") for pacing in ("flat out", "paced")
+    }
+    assert all(t.body_bytes > 0 and t.server_seconds > 0 for t in timings)
+    assert "| paced |" in e2e_raw.render(timings, tokens=20)
