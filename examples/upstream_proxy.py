@@ -2,7 +2,13 @@
 Ollama, TGI, LM Studio, vLLM started without a reasoning parser.
 
 Run it:  UPSTREAM=http://127.0.0.1:8080 python examples/upstream_proxy.py
-Then point your OpenAI client at http://127.0.0.1:8000/v1 instead of the upstream.
+Then point your client at http://127.0.0.1:8000 instead of the upstream:
+
+- OpenAI clients: base URL http://127.0.0.1:8000/v1, for `/v1/chat/completions` and, where
+  the upstream serves it, `/v1/responses` (Codex CLI, the Agents SDK, the Vercel AI SDK).
+- Anthropic clients: base URL http://127.0.0.1:8000, for `/v1/messages`. Claude Code:
+  ANTHROPIC_BASE_URL=http://127.0.0.1:8000 ANTHROPIC_AUTH_TOKEN=local claude
+
 The command line does the same: asgi-reasoning proxy --upstream http://127.0.0.1:8080
 
 `make_reasoning_proxy` normalises each request's path before the middleware matches it
