@@ -6,10 +6,12 @@ Run it:  python examples/multi_turn.py   (in-process, no server, no network)
 The conversation has a tool call whose assistant turn carries `reasoning_content`, as an
 OpenAI-style client echoes it. Two families, one middleware, routed on the request's `model`:
 
-- MiniMax-M2 (`history="inline"`): its template reads `content` only and its docs say the
-  `<think>` block "must be preserved completely", so the reasoning goes back inline.
+- MiniMax-M2 (`history="inline"`): its docs say the `<think>` block "must be preserved
+  completely" in history, and a side field does not always get there (vLLM reads `reasoning`
+  and drops `reasoning_content`), so the reasoning goes back inline at the start of `content`,
+  where its template finds it on every engine.
 - Qwen3 (`effort=True`): the client's `reasoning_effort` becomes the template switch
-  `chat_template_kwargs.enable_thinking`, which no template reads from `reasoning_effort`.
+  `chat_template_kwargs.enable_thinking`; no template reads `reasoning_effort` itself.
 
 The recording app prints each request exactly as it received it.
 """
