@@ -35,10 +35,11 @@ Intentional divergences:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeGuard
 
 from ..text.splitter import BLOCK_SEPARATOR, CONTENT, REASONING, ReasoningSplitter, merge_segments
-from .base import StreamRewriter, WireAPI
+from .base import StreamRewriter, UnfilterableError, WireAPI
+from .chat_completions import holds_reasoning
 
 if TYPE_CHECKING:
     from ..policy import Policy
@@ -103,7 +104,7 @@ class MessageStreamRewriter(StreamRewriter):
         # Every block so far kept its index: events of later blocks need no change.
         self._is_identity = True
         self._is_native = False
-        self._is_transparent = True
+        self._is_transparent = not self._is_strip
 
     @property
     def is_transparent(self) -> bool:
@@ -116,6 +117,8 @@ class MessageStreamRewriter(StreamRewriter):
         if not isinstance(payload, dict):
             return None
         kind = payload.get("type")
+        # Decided before the event changes the block table (a stop removes its block).
+        is_vouched = not self._is_strip or self._is_split_text(payload) or self._drops(payload)
         if kind == "content_block_delta":
             out = self._on_delta(payload)
         elif kind == "content_block_start":
@@ -127,10 +130,62 @@ class MessageStreamRewriter(StreamRewriter):
             out = [*settled, payload] if settled else None
         else:
             out = None
+        if not is_vouched:
+            self._refuse_reasoning(payload)
         self._is_transparent = self._compute_transparency()
         if out is not None and len(out) == 1 and out[0] == payload:
             return None
         return out
+
+    def _is_split_text(self, payload: Payload) -> bool:
+        """Whether ``payload`` is a text delta of a block whose text the splitter filters."""
+        if payload.get("type") != "content_block_delta":
+            return False
+        index = payload.get("index")
+        delta = payload.get("delta")
+        return (
+            _is_index(index)
+            and isinstance(self._blocks.get(index), _TextBlock)
+            and isinstance(delta, dict)
+            and delta.get("type") == "text_delta"
+            and isinstance(delta.get("text"), str)
+            and all(key in ("type", "text") for key in delta)
+        )
+
+    def _drops(self, payload: Payload) -> bool:
+        """Whether strip drops ``payload`` whole: a thinking block's start, delta or stop."""
+        kind = payload.get("type")
+        block = payload.get("content_block")
+        delta = payload.get("delta")
+        index = payload.get("index")
+        if kind == "content_block_start":
+            # A thinking start without a usable index is not dropped: it is refused.
+            is_thinking = isinstance(block, dict) and block.get("type") in THINKING_BLOCK_TYPES
+            return is_thinking and _is_index(index)
+        if kind == "content_block_delta" and isinstance(delta, dict):
+            if delta.get("type") in REASONING_DELTA_TYPES:
+                return True
+        if kind in ("content_block_delta", "content_block_stop") and _is_index(index):
+            known = self._blocks.get(index)
+            return isinstance(known, _OtherBlock) and known.out_index is None
+        return False
+
+    def _refuse_reasoning(self, payload: Payload) -> None:
+        """Under strip, refuse an event forwarded unsplit that may hold reasoning.
+
+        A text block's start is fed to the splitter for its ``text`` only; anything else of an
+        event that goes out as it came must hold no marker, thinking block or thinking delta.
+        """
+        checked: object = payload
+        block = payload.get("content_block")
+        if payload.get("type") == "content_block_start" and isinstance(block, dict):
+            index = payload.get("index")
+            fed = _is_index(index) and isinstance(self._blocks.get(index), _TextBlock)
+            if fed and block.get("type") == "text":
+                without_text = {key: value for key, value in block.items() if key != "text"}
+                checked = {**payload, "content_block": without_text}
+        if holds_reasoning(checked, self._policy) or _holds_thinking(checked):
+            raise UnfilterableError("an event holds reasoning in a shape that cannot be filtered")
 
     def flush(self) -> list[Payload]:
         events = self._settle()
@@ -138,7 +193,9 @@ class MessageStreamRewriter(StreamRewriter):
         return events
 
     def _compute_transparency(self) -> bool:
-        if not self._is_identity or self._dropped_open:
+        # Under strip every event is read: a thinking delta, a signature or a redacted block
+        # holds no marker byte, and may come where no block was started (DESIGN.md §17).
+        if self._is_strip or not self._is_identity or self._dropped_open:
             return False
         for block in self._open_text.values():
             if block.open_kind == CONTENT:
@@ -151,7 +208,7 @@ class MessageStreamRewriter(StreamRewriter):
     def _on_start(self, payload: Payload) -> list[Payload] | None:
         index = payload.get("index")
         block = payload.get("content_block")
-        if not isinstance(index, int) or not isinstance(block, dict):
+        if not _is_index(index) or not isinstance(block, dict):
             return None
         events = self._settle()
         block_type = block.get("type")
@@ -161,7 +218,7 @@ class MessageStreamRewriter(StreamRewriter):
                 self._blocks[index] = _OtherBlock(None)
                 self._dropped_open += 1
                 return events
-        elif block_type == "text" and not self._is_native:
+        elif block_type == "text" and (self._is_strip or not self._is_native):
             starts_in_reasoning = self._policy.starts_in_reasoning and not self._text_blocks_seen
             self._text_blocks_seen += 1
             splitter = ReasoningSplitter.from_format(
@@ -187,7 +244,7 @@ class MessageStreamRewriter(StreamRewriter):
         if self._is_strip and delta_type in REASONING_DELTA_TYPES:
             # Reasoning in a block not started as thinking (a server's mistake): still none.
             return []
-        block = self._blocks.get(index) if isinstance(index, int) else None
+        block = self._blocks.get(index) if _is_index(index) else None
         if block is None:
             return None
         if isinstance(block, _OtherBlock):
@@ -202,7 +259,7 @@ class MessageStreamRewriter(StreamRewriter):
 
     def _on_stop(self, payload: Payload) -> list[Payload] | None:
         index = payload.get("index")
-        block = self._blocks.pop(index, None) if isinstance(index, int) else None
+        block = self._blocks.pop(index, None) if _is_index(index) else None
         if block is None:
             return None
         if isinstance(block, _OtherBlock):
@@ -331,6 +388,26 @@ class MessageStreamRewriter(StreamRewriter):
         return index
 
 
+def _is_index(value: object) -> TypeGuard[int]:
+    """A block index: a JSON integer (``true`` is a bool in JSON, not block 1)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _holds_thinking(value: object) -> bool:
+    """Whether a JSON value holds a thinking block or delta anywhere (iterative: any depth)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            kind = item.get("type")
+            if kind in THINKING_BLOCK_TYPES or kind in REASONING_DELTA_TYPES:
+                return True
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
 def rewrite_message(message: object, policy: Policy) -> Payload | None:
     """A non-streaming ``message`` with reasoning in its text blocks moved to thinking blocks."""
     if not isinstance(message, dict) or message.get("type") != "message":
@@ -344,6 +421,9 @@ def rewrite_message(message: object, policy: Policy) -> Payload | None:
     )
     if is_native and not is_strip:
         return None
+    if is_strip:
+        # Under strip text is split even beside native thinking, and what is left is checked.
+        is_native = False
     is_normal_stop = message.get("stop_reason") in NORMAL_STOP_REASONS
     changed = False
     text_blocks_seen = 0
@@ -382,9 +462,12 @@ def rewrite_message(message: object, policy: Policy) -> Payload | None:
                         "signature": policy.signature,
                     }
                 )
-    if not changed:
-        return None
-    return {**message, "content": blocks}
+    result = {**message, "content": blocks} if changed else None
+    if is_strip:
+        checked = message if result is None else result
+        if holds_reasoning(checked, policy) or _holds_thinking(checked):
+            raise UnfilterableError("a message holds reasoning in a shape that cannot be filtered")
+    return result
 
 
 class MessagesAPI(WireAPI):

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TypeGuard
 
 from ..text.splitter import CONTENT, REASONING, ReasoningSplitter, merge_segments
-from .base import StreamRewriter, WireAPI, chat_template_thinking
+from .base import StreamRewriter, UnfilterableError, WireAPI, chat_template_thinking
 
 if TYPE_CHECKING:
     from ..policy import Policy
@@ -62,6 +62,10 @@ PART_DONE: Final = "response.content_part.done"
 TEXT_DELTA: Final = "response.output_text.delta"
 TEXT_DONE: Final = "response.output_text.done"
 REASONING_EVENT_PREFIX: Final = "response.reasoning"
+# Keys that carry reasoning wherever they appear (strip refuses them, ``refuse_reasoning``).
+REASONING_CARRIER_KEYS: Final = frozenset(
+    {"encrypted_content", "reasoning_content", "reasoning_text", "reasoning_details"}
+)
 
 
 def _event(event_type: str, numbered: bool, **fields: Any) -> Payload:
@@ -127,9 +131,15 @@ class ResponsesRewriter(StreamRewriter):
 
     @property
     def is_transparent(self) -> bool:
-        """True outside message items while nothing was split and no number has moved."""
+        """True outside message items while nothing was split and no number has moved.
+
+        Never under strip.
+        """
+        # Under strip every event is read: a reasoning item's summary or encrypted content
+        # holds no marker byte, and may come in any event (DESIGN.md §17).
         return (
-            self._message is None
+            not self._is_strip
+            and self._message is None
             and self._index_shift == 0
             and self._sequence_shift == 0
             # The terminal event's output must then be rewritten, marker or not.
@@ -151,6 +161,8 @@ class ResponsesRewriter(StreamRewriter):
             # Events forwarded without this rewriter (it was transparent) took numbers too.
             self._last_sequence = sequence - 1 + self._sequence_shift
         events = self._route(event_type, payload)
+        if self._is_strip:
+            refuse_reasoning(events, self._policy)
         if _is_int(sequence):
             events = self._renumber(events)
             self._sequence_shift = self._last_sequence - sequence
@@ -162,7 +174,10 @@ class ResponsesRewriter(StreamRewriter):
         """Events closing what is still open: the body ended before the item did."""
         if self._message is None:
             return []
-        return self._renumber(self._finish_message(self._message))
+        events = self._finish_message(self._message)
+        if self._is_strip:
+            refuse_reasoning(events, self._policy)
+        return self._renumber(events)
 
     def _renumber(self, events: list[Payload]) -> list[Payload]:
         if not self._is_numbered:
@@ -691,14 +706,58 @@ def with_reasoning_tokens(usage: object, estimate: int) -> dict[str, Any] | None
     return {**usage, "output_tokens_details": {"reasoning_tokens": estimate}}
 
 
+def refuse_reasoning(value: object, policy: Policy) -> None:
+    """Under strip, raise ``UnfilterableError`` if ``value`` still holds reasoning anywhere.
+
+    Reasoning is a string holding one of the format's markers, a ``reasoning`` item or part, a
+    ``response.reasoning*`` event, or encrypted reasoning. A ``response``'s own ``reasoning``
+    key is its configuration (effort, summary setting) and is not reasoning. Iterative, so any
+    depth is checked; the split text sent to the client holds no marker, so what holds one was
+    forwarded in a shape not understood.
+    """
+    markers = tuple(dict.fromkeys(marker for pair in policy.tag_format.pairs for marker in pair))
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if any(marker in item for marker in markers):
+                raise UnfilterableError("a Responses event holds a reasoning marker")
+        elif isinstance(item, dict):
+            kind = item.get("type")
+            if isinstance(kind, str) and (
+                kind.startswith(("reasoning", REASONING_EVENT_PREFIX))
+                or kind in ("summary_text", "reasoning_text")
+            ):
+                raise UnfilterableError(f"a Responses event holds reasoning ({kind})")
+            for key, child in item.items():
+                if key in REASONING_CARRIER_KEYS and child:
+                    raise UnfilterableError(f"a Responses event holds reasoning ({key})")
+                pending.append(child)
+        elif isinstance(item, list):
+            pending.extend(item)
+
+
 def rewrite_response(body: object, policy: Policy) -> dict[str, Any] | None:
-    """A whole ``response`` object with reasoning moved out of its message items."""
-    if not isinstance(body, dict) or body.get("object") != "response":
+    """A whole ``response`` object with reasoning moved out of its message items.
+
+    Under strip a body without ``"object": "response"`` is read too when it has an ``output``
+    list, and what is left after the rewrite must hold no reasoning (``refuse_reasoning``).
+    """
+    is_strip = policy.mode == "strip"
+    if is_strip and isinstance(body, dict) and isinstance(body.get("output"), list):
+        result = _rewrite_response(body, policy)
+        refuse_reasoning(body if result is None else result, policy)
+        return result
+    return _rewrite_response(body, policy)
+
+
+def _rewrite_response(body: object, policy: Policy) -> dict[str, Any] | None:
+    is_strip = policy.mode == "strip"
+    if not isinstance(body, dict) or (body.get("object") != "response" and not is_strip):
         return None
     output = body.get("output")
     if not isinstance(output, list):
         return None
-    is_strip = policy.mode == "strip"
     is_native = any(
         isinstance(item, Mapping) and item.get("type") == "reasoning" for item in output
     )
