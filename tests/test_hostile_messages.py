@@ -17,7 +17,12 @@ from hypothesis import strategies as st
 
 from asgi_reasoning import ReasoningMiddleware
 from asgi_reasoning.apis.base import UnfilterableError
-from asgi_reasoning.apis.messages import MessagesAPI, rewrite_message
+from asgi_reasoning.apis.messages import (
+    MAX_OPEN_BLOCKS,
+    MessagesAPI,
+    MessageStreamRewriter,
+    rewrite_message,
+)
 from asgi_reasoning.policy import Policy
 from asgi_reasoning.text.presets import PRESETS
 from tests.asgi_helpers import (
@@ -201,21 +206,35 @@ def test_other_modes_keep_an_unknown_block_as_it_came() -> None:
     assert rewrite_message(body, policy(mode="separate")) is None
 
 
-def test_ten_thousand_blocks_take_linear_work() -> None:
-    rewriter = API.new_stream(policy(mode="separate"), {})
-    count = 10_000
-    for index in range(count):
+def test_stopped_blocks_leave_no_state_behind() -> None:
+    rewriter = MessageStreamRewriter(policy(mode="separate"))
+    for index in range(10_000):
         block = {"type": "tool_use", "id": f"t{index}", "name": "f", "input": {}}
         rewriter.rewrite({"type": "content_block_start", "index": index, "content_block": block})
         rewriter.rewrite({"type": "content_block_stop", "index": index})
     assert len(rewriter._blocks) == 0
 
 
+def test_open_blocks_are_capped_and_strip_refuses_more() -> None:
+    kept = MessageStreamRewriter(policy(mode="separate"))
+    stripped = MessageStreamRewriter(policy())
+    block = {"type": "tool_use", "id": "t", "name": "f", "input": {}}
+    for index in range(MAX_OPEN_BLOCKS):
+        start = {"type": "content_block_start", "index": index, "content_block": block}
+        kept.rewrite(start)
+        stripped.rewrite(start)
+    last = {"type": "content_block_start", "index": MAX_OPEN_BLOCKS, "content_block": block}
+    assert kept.rewrite(last) is None
+    assert len(kept._blocks) == MAX_OPEN_BLOCKS
+    with pytest.raises(UnfilterableError):
+        stripped.rewrite(last)
+
+
 # Through the middleware
 
 
 def sse(payload: Payload, line_ending: bytes) -> bytes:
-    name = payload["type"].encode()
+    name = str(payload["type"]).encode()
     data = json.dumps(payload).encode()
     return b"event: " + name + line_ending + b"data: " + data + line_ending + line_ending
 

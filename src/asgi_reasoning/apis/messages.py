@@ -26,10 +26,17 @@ Intentional divergences:
    a thinking block it would begin, since there it separates nothing.
 3. Once the server sent a ``thinking`` or ``redacted_thinking`` block of its own, it splits by
    itself: later text blocks are not split (an answer may quote a marker, DESIGN.md §8).
+   Under ``mode="strip"`` they are split anyway, every thinking block goes, every event is
+   read, and an event forwarded unsplit that still holds a marker or a thinking block or delta
+   (an unknown event type, a thinking start without a usable index) ends the stream with an
+   error event instead (DESIGN.md §17).
 4. Messages reports no reasoning token count, so ``usage`` is left as the server wrote it.
 5. A held block start is sent re-serialised (compact JSON, key order kept): byte-identical to
    the compact JSON that llama.cpp, vLLM, SGLang, Ollama and Anthropic write. Deltas that need
    no change go out as the app's own bytes.
+6. Per-stream state is bounded: at most ``MAX_OPEN_BLOCKS`` (10,000) blocks started and not
+   stopped are tracked; a later block start is forwarded as it came (under strip the stream
+   ends with an error event instead). Stopped blocks cost nothing; work is linear in events.
 """
 
 from __future__ import annotations
@@ -50,6 +57,8 @@ THINKING_BLOCK_TYPES: Final = frozenset({"thinking", "redacted_thinking"})
 REASONING_DELTA_TYPES: Final = frozenset({"thinking_delta", "signature_delta"})
 # A finish in which the model answered as it meant to (DESIGN.md §4.10 for Messages).
 NORMAL_STOP_REASONS: Final = frozenset({"end_turn", "stop_sequence"})
+# Per-stream state is bounded: at most this many blocks started and not yet stopped are tracked.
+MAX_OPEN_BLOCKS: Final = 10_000
 
 
 def _stop(index: int) -> Payload:
@@ -209,6 +218,11 @@ class MessageStreamRewriter(StreamRewriter):
         index = payload.get("index")
         block = payload.get("content_block")
         if not _is_index(index) or not isinstance(block, dict):
+            return None
+        if len(self._blocks) >= MAX_OPEN_BLOCKS:
+            # Bounded state: beyond the cap a block is not tracked (strip refuses it).
+            if self._is_strip:
+                raise UnfilterableError(f"more than {MAX_OPEN_BLOCKS} open content blocks")
             return None
         events = self._settle()
         block_type = block.get("type")
