@@ -37,6 +37,12 @@ Intentional divergences:
    only through the opt-in effort translation (DESIGN.md §15), and vLLM passes it to the
    template as a kwarg that Qwen3 and DeepSeek-R1 templates ignore. ``chat_template_kwargs``
    (which vLLM's Responses endpoint accepts, as its Chat one does) decides as on Chat.
+7. Per-stream state is bounded: at most ``MAX_TRACKED_ITEMS`` (10,000) output items are
+   tracked. Past the cap a message item is forwarded unsplit and an item's ``output_index``
+   moves by the shift of the moment; under strip the stream ends with an error event instead.
+   Under strip every event is read, and one that still holds a marker, a reasoning item or
+   part, or encrypted reasoning after the rewrite ends the stream with an error event
+   (``refuse_reasoning``); a whole body is refused the same way.
 """
 
 from __future__ import annotations
@@ -62,6 +68,8 @@ PART_DONE: Final = "response.content_part.done"
 TEXT_DELTA: Final = "response.output_text.delta"
 TEXT_DONE: Final = "response.output_text.done"
 REASONING_EVENT_PREFIX: Final = "response.reasoning"
+# Per-stream state is bounded: at most this many output items are tracked (module docstring).
+MAX_TRACKED_ITEMS: Final = 10_000
 # Keys that carry reasoning wherever they appear (strip refuses them, ``refuse_reasoning``).
 REASONING_CARRIER_KEYS: Final = frozenset(
     {"encrypted_content", "reasoning_content", "reasoning_text", "reasoning_details"}
@@ -238,6 +246,9 @@ class ResponsesRewriter(StreamRewriter):
             return [*events, payload]
         item_type = item.get("type")
         item_id = item.get("id")
+        is_over_cap = len(self._index_of) + len(self._messages) >= MAX_TRACKED_ITEMS
+        if is_over_cap and self._is_strip:
+            raise UnfilterableError(f"more than {MAX_TRACKED_ITEMS} output items in one stream")
         if item_type == "reasoning":
             self._is_native = True
             if self._is_strip:
@@ -250,6 +261,7 @@ class ResponsesRewriter(StreamRewriter):
             and isinstance(item_id, str)
             and item.get("role", "assistant") == "assistant"
             and (self._is_strip or not self._is_native)
+            and not is_over_cap
         ):
             policy = self._policy
             splitter = ReasoningSplitter.from_format(
@@ -258,7 +270,8 @@ class ResponsesRewriter(StreamRewriter):
             message = _MessageState(item_id, index + self._index_shift, payload, splitter)
             self._message = self._messages[item_id] = message
             return events
-        self._index_of[index] = index + self._index_shift
+        if not is_over_cap:
+            self._index_of[index] = index + self._index_shift
         return [*events, self._moved(payload)]
 
     def _on_part_added(self, message: _MessageState, payload: Payload) -> list[Payload]:

@@ -1,0 +1,297 @@
+"""Responses under hostile streams and bodies (DESIGN.md §13, §17).
+
+Under strip no reasoning character reaches the client, whatever the shape: what cannot be
+filtered ends the stream with the Responses ``error`` event (a 502 error body for a whole
+response). In the other modes odd events never raise, and answer text is never lost.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from asgi_reasoning import ReasoningMiddleware
+from asgi_reasoning.apis.base import UnfilterableError
+from asgi_reasoning.apis.responses import (
+    MAX_TRACKED_ITEMS,
+    ResponsesAPI,
+    ResponsesRewriter,
+    rewrite_response,
+)
+from asgi_reasoning.policy import Policy
+from asgi_reasoning.text.presets import PRESETS
+from tests.asgi_helpers import (
+    event_data,
+    http_scope,
+    json_request,
+    record,
+    response_app,
+    split_events,
+    sse_app,
+)
+
+Payload = dict[str, Any]
+API = ResponsesAPI()
+SECRET = "SEKRIT"
+PATH = "/v1/responses"
+PRESET_NAMES = ("think", "deepseek_r1", "qwen3", "mistral", "auto")
+ODD_INDICES = st.sampled_from([0, 1, 2, "0", 1.0, True, None, [0], 2**70, -1])
+EVENT_TYPES = (
+    "response.output_item.added",
+    "response.output_item.done",
+    "response.content_part.added",
+    "response.content_part.done",
+    "response.output_text.delta",
+    "response.output_text.done",
+    "response.reasoning_text.delta",
+    "response.reasoning_summary_text.delta",
+    "response.output_text.annotation.added",
+    "response.future_event",
+)
+
+
+def policy(preset: str = "think", mode: str = "strip", parts: str = "both") -> Policy:
+    return Policy(
+        tag_format=PRESETS[preset],
+        starts_in_reasoning=False,
+        mode=mode,  # type: ignore[arg-type]
+        fields=("reasoning_content",),
+        responses_reasoning=parts,  # type: ignore[arg-type]
+        signature="",
+    )
+
+
+def texts(preset: str) -> st.SearchStrategy[str]:
+    """Texts whose every SECRET sits inside the preset's reasoning markers."""
+    return st.sampled_from(PRESETS[preset].pairs).flatmap(
+        lambda pair: st.sampled_from(
+            [f"{pair[0]}{SECRET}{pair[1]}answer", f"{pair[0]}{SECRET}", "answer"]
+        )
+    )
+
+
+def items(preset: str) -> st.SearchStrategy[Any]:
+    text = texts(preset)
+    ids = st.sampled_from(["msg_1", "msg_2", "rs_1", "x"])
+    return st.one_of(
+        st.fixed_dictionaries(
+            {
+                "type": st.just("message"),
+                "id": ids,
+                "content": st.one_of(
+                    st.lists(
+                        st.fixed_dictionaries(
+                            {"type": st.sampled_from(["output_text", "future"]), "text": text}
+                        ),
+                        max_size=2,
+                    ),
+                    st.just("x"),
+                ),
+            }
+        ),
+        st.fixed_dictionaries(
+            {
+                "type": st.just("reasoning"),
+                "id": ids,
+                "summary": st.just([{"type": "summary_text", "text": SECRET}]),
+                "encrypted_content": st.just(SECRET),
+            }
+        ),
+        st.fixed_dictionaries({"type": st.just("future_item"), "id": ids, "x": text}),
+        st.none(),
+    )
+
+
+def events(preset: str) -> st.SearchStrategy[Payload]:
+    text = texts(preset)
+    plain = st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(EVENT_TYPES),
+            "sequence_number": st.one_of(st.integers(0, 40), st.none(), st.just("1")),
+            "output_index": ODD_INDICES,
+            "content_index": ODD_INDICES,
+            "item_id": st.sampled_from(["msg_1", "msg_2", "rs_1", None, 1]),
+        },
+        optional={
+            "item": items(preset),
+            "part": st.fixed_dictionaries(
+                {"type": st.just("output_text"), "text": st.one_of(st.just(""), text)}
+            ),
+            "delta": st.one_of(text, st.integers(), st.none(), st.just(["answer"])),
+            "text": text,
+        },
+    )
+    terminal = st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(["response.completed", "response.incomplete"]),
+            "response": st.fixed_dictionaries(
+                {"id": st.just("resp"), "output": st.lists(items(preset), max_size=3)}
+            ),
+        }
+    )
+    return st.one_of(plain, terminal)
+
+
+def run(stream: list[Payload], p: Policy) -> list[Payload]:
+    """The events a client gets; an ``error`` event ends them where strip failed closed."""
+    rewriter = API.new_stream(p, {})
+    out: list[Payload] = []
+    try:
+        for event in stream:
+            rewritten = rewriter.rewrite(json.loads(json.dumps(event)))
+            out += [event] if rewritten is None else rewritten
+        out += rewriter.flush()
+    except UnfilterableError:
+        out.append(API.error_event("withheld"))
+    return out
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.data(),
+    preset=st.sampled_from(PRESET_NAMES),
+    parts=st.sampled_from(["text", "summary", "both"]),
+)
+def test_strip_sends_no_reasoning_character_for_any_event_sequence(
+    data: st.DataObject, preset: str, parts: str
+) -> None:
+    stream = data.draw(st.lists(events(preset), max_size=12))
+    assert SECRET not in json.dumps(run(stream, policy(preset, parts=parts)))
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), preset=st.sampled_from(PRESET_NAMES))
+def test_strip_sends_no_reasoning_character_for_any_whole_response(
+    data: st.DataObject, preset: str
+) -> None:
+    body = {"id": "resp", "output": data.draw(st.lists(items(preset), max_size=5))}
+    if data.draw(st.booleans()):
+        body["object"] = "response"
+    try:
+        rewritten = rewrite_response(json.loads(json.dumps(body)), policy(preset))
+    except UnfilterableError:
+        return
+    assert SECRET not in json.dumps(body if rewritten is None else rewritten)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), preset=st.sampled_from(PRESET_NAMES))
+def test_odd_events_never_raise_outside_strip(data: st.DataObject, preset: str) -> None:
+    stream = data.draw(st.lists(events(preset), max_size=12))
+    for event in run(stream, policy(preset, "separate")):
+        assert isinstance(event.get("type"), str)
+        json.dumps(event)
+
+
+def test_strip_refuses_an_item_done_of_reasoning_never_added() -> None:
+    done = {
+        "type": "response.output_item.done",
+        "output_index": 0,
+        "item": {"type": "reasoning", "id": "rs_1", "encrypted_content": SECRET, "summary": []},
+    }
+    assert run([done], policy()) == [API.error_event("withheld")]
+
+
+def test_strip_refuses_a_marker_in_an_unknown_item() -> None:
+    added = {
+        "type": "response.output_item.added",
+        "output_index": 0,
+        "item": {"type": "future_item", "id": "f", "x": f"<think>{SECRET}</think>"},
+    }
+    assert run([added], policy()) == [API.error_event("withheld")]
+
+
+def test_strip_refuses_a_held_message_whose_text_is_in_an_unknown_part() -> None:
+    added = {
+        "type": "response.output_item.added",
+        "output_index": 0,
+        "item": {"type": "message", "id": "m", "content": [{"type": "x", "text": "<think>S"}]},
+    }
+    assert run([added], policy())[-1] == API.error_event("withheld")
+
+
+def test_strip_reads_a_whole_response_without_its_object_field() -> None:
+    body = {
+        "output": [
+            {"type": "reasoning", "id": "rs", "summary": [{"type": "summary_text", "text": "s"}]},
+            {"type": "message", "id": "m", "content": [{"type": "output_text", "text": "hi"}]},
+        ]
+    }
+    rewritten = rewrite_response(body, policy())
+    assert rewritten == {"output": [body["output"][1]]}
+
+
+def test_a_response_keeps_its_reasoning_configuration_under_strip() -> None:
+    body = {"object": "response", "reasoning": {"effort": "high", "summary": "auto"}, "output": []}
+    assert rewrite_response(body, policy()) is None
+
+
+def test_tracked_items_are_capped_and_strip_refuses_more() -> None:
+    kept = ResponsesRewriter(policy(mode="separate"))
+    stripped = ResponsesRewriter(policy())
+
+    def added(index: int) -> Payload:
+        item = {"type": "function_call", "id": f"fc_{index}", "arguments": ""}
+        return {"type": "response.output_item.added", "output_index": index, "item": item}
+
+    for index in range(MAX_TRACKED_ITEMS):
+        kept.rewrite(added(index))
+        stripped.rewrite(added(index))
+    assert kept.rewrite(added(MAX_TRACKED_ITEMS)) is None
+    assert len(kept._index_of) == MAX_TRACKED_ITEMS
+    with pytest.raises(UnfilterableError):
+        stripped.rewrite(added(MAX_TRACKED_ITEMS))
+
+
+# Through the middleware
+
+
+def sse(payload: Payload, line_ending: bytes) -> bytes:
+    name = str(payload["type"]).encode()
+    data = json.dumps(payload).encode()
+    return b"event: " + name + line_ending + b"data: " + data + line_ending + line_ending
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    data=st.data(),
+    preset=st.sampled_from(PRESET_NAMES),
+    line_ending=st.sampled_from([b"\n", b"\r\n", b"\r"]),
+    cuts=st.lists(st.integers(0, 5000), max_size=8),
+    switch=st.booleans(),
+)
+@pytest.mark.anyio
+async def test_strip_stream_through_the_middleware_carries_no_reasoning(
+    data: st.DataObject, preset: str, line_ending: bytes, cuts: list[int], switch: bool
+) -> None:
+    stream = data.draw(st.lists(events(preset), max_size=10))
+    body = b"".join(sse(event, line_ending) for event in stream)
+    points = sorted({c % (len(body) + 1) for c in cuts} | {0, len(body)})
+    chunks = [body[a:b] for a, b in itertools.pairwise(points)]
+    options: dict[str, Any] = {"preset": preset}
+    request: Payload = {"model": "m", "stream": True, "input": "hi"}
+    if switch:
+        request["reasoning_format"] = "hidden"
+    else:
+        options["mode"] = "strip"
+    app = ReasoningMiddleware(sse_app(chunks), **options)
+    recorder = await record(app, http_scope(PATH), json_request(request))
+    assert SECRET.encode() not in recorder.body
+    for raw in split_events(recorder.body):
+        text = event_data(raw)
+        if text is not None:
+            json.loads(text)
+
+
+@pytest.mark.anyio
+async def test_strip_whole_response_with_a_marker_in_an_unknown_item_is_a_502() -> None:
+    body = {"object": "response", "output": [{"type": "future", "x": f"<think>{SECRET}"}]}
+    app = ReasoningMiddleware(response_app([json.dumps(body).encode()]), mode="strip")
+    recorder = await record(app, http_scope(PATH), json_request({"model": "m"}))
+    assert recorder.start["status"] == 502
+    assert SECRET.encode() not in recorder.body
