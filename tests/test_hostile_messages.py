@@ -25,6 +25,7 @@ from asgi_reasoning.apis.messages import (
 )
 from asgi_reasoning.policy import Policy
 from asgi_reasoning.text.presets import PRESETS
+from asgi_reasoning.text.splitter import ReasoningSplitter
 from tests.asgi_helpers import (
     event_data,
     http_scope,
@@ -278,3 +279,77 @@ async def test_strip_whole_message_with_reasoning_in_an_unknown_block_is_a_502()
     recorder = await record(app, http_scope("/v1/messages"), json_request({"model": "m"}))
     assert recorder.start["status"] == 502
     assert SECRET.encode() not in recorder.body
+
+
+# Other modes: valid events stay valid, and nothing the app sent is lost
+
+PIECES = st.lists(st.sampled_from(["<think>", "</think>", "<th", "ink>", "a", "b c", "<", "é"]))
+
+
+def valid_stream(blocks: list[tuple[str, list[str]]]) -> list[Payload]:
+    usage = {"input_tokens": 1, "output_tokens": 1}
+    message: Payload = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "m",
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": usage,
+    }
+    stream: list[Payload] = [{"type": "message_start", "message": message}]
+    for index, (kind, pieces) in enumerate(blocks):
+        if kind == "text":
+            block: Payload = {"type": "text", "text": ""}
+            deltas = [{"type": "text_delta", "text": piece} for piece in pieces]
+        else:
+            block = {"type": "tool_use", "id": f"t{index}", "name": "f", "input": {}}
+            deltas = [{"type": "input_json_delta", "partial_json": "{}"}]
+        stream.append({"type": "content_block_start", "index": index, "content_block": block})
+        stream += [{"type": "content_block_delta", "index": index, "delta": d} for d in deltas]
+        stream.append({"type": "content_block_stop", "index": index})
+    stream.append(
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "usage": {"output_tokens": 1},
+        }
+    )
+    stream.append({"type": "message_stop"})
+    return stream
+
+
+def split_text(text: str, preset: str) -> str:
+    """What the splitter keeps of one block's whole text, reasoning and answer together."""
+    splitter = ReasoningSplitter.from_format(PRESETS[preset], starts_in_reasoning=False)
+    return "".join(piece for _, piece in [*splitter.feed(text), *splitter.finish()])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    blocks=st.lists(st.tuples(st.sampled_from(["text", "tool_use"]), PIECES), max_size=5),
+    preset=st.sampled_from(["think", "qwen3", "auto"]),
+)
+def test_valid_events_stay_valid_and_keep_every_character(
+    blocks: list[tuple[str, list[str]]], preset: str
+) -> None:
+    from anthropic.types import RawMessageStreamEvent
+    from pydantic import TypeAdapter
+
+    adapter: TypeAdapter[Any] = TypeAdapter(RawMessageStreamEvent)
+    out = run(valid_stream(blocks), policy(preset, "separate"))
+    for event in out:
+        adapter.validate_python(event)
+    sent = "".join(
+        e["delta"].get("text", "") + e["delta"].get("thinking", "")
+        for e in out
+        if e["type"] == "content_block_delta"
+    ).replace("\n\n", "")
+    # A marker may be cut anywhere in a block, never across blocks.
+    app_text = "".join(split_text("".join(p), preset) for kind, p in blocks if kind == "text")
+    assert sent == app_text.replace("\n\n", "")
+    starts = [e for e in out if e["type"] == "content_block_start"]
+    assert [e["index"] for e in starts] == list(range(len(starts)))
+    tools = [e for e in starts if e["content_block"]["type"] == "tool_use"]
+    assert len(tools) == sum(kind == "tool_use" for kind, _ in blocks)
