@@ -272,9 +272,7 @@ def _reasoning_text(value: object) -> str | None:
     if isinstance(value, list):
         # One level of parts only: a deeper list is not a reasoning shape anyone sends.
         return "".join(
-            text
-            for part in value
-            if not isinstance(part, list) and (text := _reasoning_text(part))
+            text for part in value if not isinstance(part, list) and (text := _reasoning_text(part))
         )
     return None
 
