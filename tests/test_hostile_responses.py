@@ -25,6 +25,7 @@ from asgi_reasoning.apis.responses import (
 )
 from asgi_reasoning.policy import Policy
 from asgi_reasoning.text.presets import PRESETS
+from asgi_reasoning.text.splitter import ReasoningSplitter
 from tests.asgi_helpers import (
     event_data,
     http_scope,
@@ -34,6 +35,7 @@ from tests.asgi_helpers import (
     split_events,
     sse_app,
 )
+from tests.responses_app import FunctionCall, stream_events
 
 Payload = dict[str, Any]
 API = ResponsesAPI()
@@ -295,3 +297,53 @@ async def test_strip_whole_response_with_a_marker_in_an_unknown_item_is_a_502() 
     recorder = await record(app, http_scope(PATH), json_request({"model": "m"}))
     assert recorder.start["status"] == 502
     assert SECRET.encode() not in recorder.body
+
+
+# Other modes: valid events stay valid, numbers stay consistent, nothing is lost
+
+PIECES = st.lists(st.sampled_from(["<think>", "</think>", "<th", "ink>", "a", "b c", "<", "é"]))
+
+
+def split_text(text: str, preset: str) -> str:
+    """What the splitter keeps of a whole text, reasoning and answer together."""
+    splitter = ReasoningSplitter.from_format(PRESETS[preset], starts_in_reasoning=False)
+    return "".join(piece for _, piece in [*splitter.feed(text), *splitter.finish()])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    pieces=PIECES,
+    preset=st.sampled_from(["think", "qwen3"]),
+    style=st.sampled_from(["vllm", "llamacpp", "ollama"]),
+    parts=st.sampled_from(["text", "summary", "both"]),
+    with_call=st.booleans(),
+)
+def test_valid_events_stay_valid_numbered_and_keep_every_character(
+    pieces: list[str], preset: str, style: str, parts: str, with_call: bool
+) -> None:
+    from openai.types.responses import ResponseStreamEvent
+    from pydantic import TypeAdapter
+
+    adapter: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
+    call = FunctionCall("get_weather", '{"city": "Paris"}') if with_call else None
+    deltas = [piece for piece in pieces if piece]
+    stream = stream_events(deltas, style=style, function_call=call)  # type: ignore[arg-type]
+    out = run(stream, policy(preset, "separate", parts))
+    for event in out:
+        adapter.validate_python(event)
+    numbers = [e["sequence_number"] for e in out if "sequence_number" in e]
+    assert numbers == sorted(set(numbers))
+    added = [e["output_index"] for e in out if e["type"] == "response.output_item.added"]
+    assert added == list(range(len(added)))
+    reasoning_type = (
+        "response.reasoning_summary_text.delta"
+        if parts == "summary"
+        else "response.reasoning_text.delta"
+    )
+    text_types = ("response.output_text.delta", reasoning_type)
+    sent = "".join(e["delta"] for e in out if e["type"] in text_types)
+    assert sent.replace("\n\n", "") == split_text("".join(pieces), preset).replace("\n\n", "")
+    arguments = "response.function_call_arguments.delta"
+    assert len([e for e in out if e["type"] == arguments]) == len(
+        [e for e in stream if e["type"] == arguments]
+    )
