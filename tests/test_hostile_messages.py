@@ -353,3 +353,14 @@ def test_valid_events_stay_valid_and_keep_every_character(
     assert [e["index"] for e in starts] == list(range(len(starts)))
     tools = [e for e in starts if e["content_block"]["type"] == "tool_use"]
     assert len(tools) == sum(kind == "tool_use" for kind, _ in blocks)
+
+
+@pytest.mark.anyio
+async def test_strip_reads_a_thinking_delta_that_holds_no_marker_byte() -> None:
+    delta = {"type": "content_block_delta", "index": 0, "delta": {}}
+    delta["delta"] = {"type": "thinking_delta", "thinking": SECRET}
+    app = ReasoningMiddleware(sse_app([sse(delta, b"\n")]), mode="strip")
+    recorder = await record(
+        app, http_scope("/v1/messages"), json_request({"model": "m", "stream": True})
+    )
+    assert SECRET.encode() not in recorder.body

@@ -347,3 +347,13 @@ def test_valid_events_stay_valid_numbered_and_keep_every_character(
     assert len([e for e in out if e["type"] == arguments]) == len(
         [e for e in stream if e["type"] == arguments]
     )
+
+
+@pytest.mark.anyio
+async def test_strip_reads_a_reasoning_item_done_that_holds_no_marker_byte() -> None:
+    item = {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": SECRET}
+    done = {"type": "response.output_item.done", "output_index": 0, "item": item}
+    app = ReasoningMiddleware(sse_app([sse(done, b"\n")]), mode="strip")
+    recorder = await record(app, http_scope(PATH), json_request({"model": "m", "stream": True}))
+    assert SECRET.encode() not in recorder.body
+    assert b"event: error" in recorder.body
