@@ -211,10 +211,14 @@ def chunk(
     }
 
 
-def sse_event(data: object, *, line_ending: bytes = b"\n") -> bytes:
-    """One ``data:`` event; ``data`` is JSON-encoded unless it already is bytes."""
+def sse_event(data: object, *, line_ending: bytes = b"\n", name: str | None = None) -> bytes:
+    """One ``data:`` event; ``data`` is JSON-encoded unless it already is bytes.
+
+    ``name`` adds an ``event:`` line first, as the Responses and Messages APIs send.
+    """
     payload = data if isinstance(data, bytes) else compact(data)
-    return b"data: " + payload + line_ending + line_ending
+    event_line = b"" if name is None else b"event: " + name.encode() + line_ending
+    return event_line + b"data: " + payload + line_ending + line_ending
 
 
 def content_stream(tokens: Iterable[str], *, line_ending: bytes = b"\n") -> list[bytes]:

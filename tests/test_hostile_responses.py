@@ -34,6 +34,7 @@ from tests.asgi_helpers import (
     response_app,
     split_events,
     sse_app,
+    sse_event,
 )
 from tests.responses_app import FunctionCall, stream_events
 
@@ -254,9 +255,7 @@ def test_tracked_items_are_capped_and_strip_refuses_more() -> None:
 
 
 def sse(payload: Payload, line_ending: bytes) -> bytes:
-    name = str(payload["type"]).encode()
-    data = json.dumps(payload).encode()
-    return b"event: " + name + line_ending + b"data: " + data + line_ending + line_ending
+    return sse_event(payload, line_ending=line_ending, name=str(payload["type"]))
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
