@@ -19,14 +19,17 @@ Failure handling depends on the mode (DESIGN.md §17):
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .text.splitter import compile_grammar
 from .wire import json as _json
 from .wire.sse import BOM, SSEEvent, SSEParser, SSERaw, encode_event, encode_without_data
+from .wire.templates import TEXT_HOLE, ByteTemplate, number_hole, read_text, written_text
 
 if TYPE_CHECKING:
-    from .apis.base import Payload, StreamRewriter, WireAPI
+    from collections.abc import Hashable
+
+    from .apis.base import Payload, StreamRewriter, TextDeltaShape, WireAPI
     from .policy import Policy
 
 logger = logging.getLogger("asgi_reasoning")
@@ -35,6 +38,12 @@ logger = logging.getLogger("asgi_reasoning")
 # event is always parsed.
 ALWAYS_INSPECT: Final = (b"\\u",)
 
+
+# The byte-level fast path (SSEBodyRewriter, wire/templates.py): shapes kept per stream (one
+# per choice of an `n > 1` request), and how many events of a text-delta shape may fail to be
+# learned (bytes not as the JSON backend writes them) before the stream stops trying.
+MAX_SHAPES: Final = 4
+MAX_UNLEARNABLE: Final = 8
 
 # What a client is told when strip fails closed; the log says why.
 CLOSED_MESSAGE: Final = "the response could not be filtered; it was withheld"
@@ -103,13 +112,74 @@ class _CannotFilter(Exception):
     """Bytes that strip may not forward and cannot rewrite (the message says what)."""
 
 
-class SSEBodyRewriter:
-    """Rewrites one ``text/event-stream`` body, chunk by chunk, as it is sent."""
+class _LearnedShape:
+    """A text-delta event as one stream writes it: a byte template and what it stands for."""
 
-    def __init__(self, api: WireAPI, policy: Policy, events: StreamRewriter) -> None:
+    __slots__ = ("event", "key", "line_ending", "output", "output_key", "payload", "template")
+
+    def __init__(
+        self,
+        key: Hashable,
+        template: ByteTemplate,
+        payload: Payload,
+        event: SSEEvent | None,
+        line_ending: bytes,
+    ) -> None:
+        self.key = key
+        # The whole body message: its SSE framing, the JSON around the holes.
+        self.template = template
+        # The event with TEXT_HOLE and number_hole(0) in place of its values.
+        self.payload = payload
+        # The event the shape was learned from (None: a plain `data:` one), for the framing.
+        self.event = event
+        self.line_ending = line_ending
+        # The template of the last events the rewriter answered with (one key at a time: a
+        # stream stays in reasoning, or in its answer, for many tokens).
+        self.output_key: Hashable | None = None
+        self.output: ByteTemplate | None = None
+
+
+def _with_holes(payload: Payload, shape: TextDeltaShape) -> Payload:
+    """``payload`` with ``TEXT_HOLE`` at its text and ``number_hole(0)`` at its number."""
+    copied = _copied_along(payload, shape.text, TEXT_HOLE)
+    if shape.number is not None:
+        copied = _copied_along(copied, shape.number, number_hole(0))
+    return copied
+
+
+def _copied_along(payload: Payload, path: tuple[str | int, ...], value: str) -> Payload:
+    """A copy of ``payload`` with ``value`` at ``path``, copying only the containers on it."""
+    root: Any = dict(payload)
+    container = root
+    for step in path[:-1]:
+        child = container[step]
+        container[step] = dict(child) if isinstance(child, dict) else list(child)
+        container = container[step]
+    container[path[-1]] = value
+    return root  # type: ignore[no-any-return]
+
+
+class SSEBodyRewriter:
+    """Rewrites one ``text/event-stream`` body, chunk by chunk, as it is sent.
+
+    The fast path: once an event of the rewriter's text-delta shape was parsed, and its bytes
+    are exactly what the JSON backend writes, later body messages that are one event of the
+    same bytes around the text are recognised by a byte template and rewritten from the text
+    alone (``StreamRewriter.rewrite_text_delta``). ``fast_path=False`` turns it off (the
+    differential tests compare both).
+    """
+
+    def __init__(
+        self, api: WireAPI, policy: Policy, events: StreamRewriter, *, fast_path: bool = True
+    ) -> None:
         self._api = api
         self._parser = SSEParser()
+        self._max_event_size = self._parser.max_event_size
         self._events = events
+        self._shapes: list[_LearnedShape] = []
+        # Strip is left to the general path: every event there is checked for what it holds.
+        self._unlearnable = MAX_UNLEARNABLE if fast_path and policy.mode != "strip" else 0
+        self._body_in_hand = b""
         grammar = compile_grammar(policy.tag_format)
         self._triggers = (
             *map(_json.string_bytes, grammar.in_content.first_chars),
@@ -131,6 +201,14 @@ class SSEBodyRewriter:
         """The bytes to send for this piece of the body."""
         if self._has_failed:
             return b"" if self._fails_closed else body
+        if self._shapes and self._parser.is_between_events:
+            try:
+                fast = self._rewrite_by_shape(body)
+            except Exception as error:
+                return self._fail(b"", [SSERaw(body)], error)
+            if fast is not None:
+                return fast
+        self._body_in_hand = body
         if (
             self._events.is_transparent
             and self._parser.is_between_events
@@ -149,6 +227,59 @@ class SSEBodyRewriter:
             except Exception as error:
                 return self._fail(b"", [SSERaw(body)], error)
         return self._render_items(self._parser.feed(body))
+
+    def _rewrite_by_shape(self, body: bytes) -> bytes | None:
+        """The bytes for ``body`` if it is one text delta of a learned shape, else ``None``."""
+        if len(body) > self._max_event_size:
+            return None
+        for shape in self._shapes:
+            matched = shape.template.match(body)
+            if matched is None:
+                continue
+            token, number = matched
+            text = read_text(token)
+            if text is None:
+                return None
+            outcome = self._events.rewrite_text_delta(shape.payload, shape.key, text, number)
+            if outcome is None:
+                return None
+            self._line_ending = shape.line_ending
+            if outcome.events is None:
+                return body
+            if shape.output_key != outcome.events or shape.output is None:
+                payloads = self._events.text_delta_events(shape.payload, outcome.events)
+                source_name = self._api.event_name(shape.payload)
+                framed = self._encode_outputs(shape.event, source_name, payloads)
+                shape.output = ByteTemplate.cut(framed)
+                shape.output_key = outcome.events
+            return shape.output.fill(written_text(token, text), outcome.number)
+        return None
+
+    def _learn(
+        self, raw: bytes, event: SSEEvent | None, data: bytes, line_ending: bytes, payload: object
+    ) -> None:
+        """Keep the shape of ``payload``, a whole body message, if it is a text delta."""
+        if not isinstance(payload, dict):
+            return
+        for known in self._shapes:
+            if known.template.match(raw) is not None:
+                # Known, and sent this way for what its text held (a marker, an escape).
+                return
+        shape = self._events.text_delta_shape(payload)
+        if shape is None:
+            return
+        if _json.dumps(payload) != data:
+            # Not as the backend writes it (spaces, escapes): a template would not match.
+            self._unlearnable -= 1
+            return
+        holed = _with_holes(payload, shape)
+        framing = raw[: len(raw) - len(data) - 2 * len(line_ending)]
+        template = ByteTemplate.cut(framing + _json.dumps(holed) + line_ending + line_ending)
+        if len(template.holes) != (1 if shape.number is None else 2):
+            self._unlearnable -= 1
+            return
+        learned = _LearnedShape(shape.key, template, holed, event, line_ending)
+        self._shapes = [learned, *self._shapes[: MAX_SHAPES - 1]]
 
     def finish(self) -> bytes:
         """The bytes that end the body: what the parser and then the rewriter still held."""
@@ -230,6 +361,8 @@ class SSEBodyRewriter:
             self._log_unknown("an SSE data field is not JSON")
             return raw
         rewritten = self._events.rewrite(payload)
+        if self._unlearnable > 0 and raw is self._body_in_hand:
+            self._learn(raw, event, data, line_ending, payload)
         if rewritten is None:
             return raw
         if not rewritten:
@@ -237,11 +370,17 @@ class SSEBodyRewriter:
             # so that the client's Last-Event-ID stays the app's.
             return b"" if event is None else encode_without_data(event)
         source_name = self._api.event_name(payload) if isinstance(payload, dict) else None
+        return self._encode_outputs(event, source_name, rewritten)
+
+    def _encode_outputs(
+        self, event: SSEEvent | None, source_name: str | None, payloads: list[Payload]
+    ) -> bytes:
+        """The events for ``payloads``, framed like ``event`` while they keep its name."""
         return b"".join(
             self._encode_like(event, out)
             if self._api.event_name(out) == source_name
             else self._encode_fresh([out])
-            for out in rewritten
+            for out in payloads
         )
 
     def _may_need_rewrite(self, data: bytes) -> bool:

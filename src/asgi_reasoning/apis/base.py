@@ -11,8 +11,8 @@ A rewrite returning ``None`` means "unchanged": the caller forwards the app's ow
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Hashable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Final, NamedTuple
 
 from ..effort import rewrite_effort
 from ..history import rewrite_history
@@ -29,8 +29,40 @@ class UnfilterableError(ValueError):
     """Raised by a rewriter under strip for input it cannot filter: the body layer fails closed."""
 
 
+class TextDeltaShape(NamedTuple):
+    """Where an API's ordinary text-delta event keeps what changes from one token to the next."""
+
+    key: Hashable
+    """Passed back to ``rewrite_text_delta``: which choice, item or block the event is of."""
+    text: tuple[str | int, ...]
+    """The keys and list indices leading from the event to its text (a string)."""
+    number: tuple[str | int, ...] | None = None
+    """The same for the event's sequence number, when the stream numbers its events."""
+
+
+class FastDelta(NamedTuple):
+    """What ``rewrite_text_delta`` made of a text delta."""
+
+    events: Hashable | None
+    """``None``: the event goes out as it came. Otherwise the key of the events to send
+    instead, which ``text_delta_events`` makes from the learned event."""
+    number: int = 0
+    """The sequence number of the first of those events (``number_hole(0)``)."""
+
+
+UNCHANGED: Final = FastDelta(None)
+
+
 class StreamRewriter(ABC):
-    """Rewrites the events of one streamed response, in order, with the state it needs."""
+    """Rewrites the events of one streamed response, in order, with the state it needs.
+
+    A rewriter may also offer the byte-level fast path for text deltas (``bodies.py``): it
+    names the shape of its ordinary text delta (``text_delta_shape``); the body layer then
+    recognises later events of that shape by their bytes (``wire/templates.py``) and hands
+    over their text alone (``rewrite_text_delta``), writing the events it answers with from
+    templates made once (``text_delta_events``). The fast path must give the same bytes and
+    leave the same state as ``rewrite`` would, which the differential tests check.
+    """
 
     @property
     @abstractmethod
@@ -47,6 +79,35 @@ class StreamRewriter(ABC):
     @abstractmethod
     def flush(self) -> list[Payload]:
         """Events carrying everything still held: before an end sentinel, and at body end."""
+
+    def text_delta_shape(self, payload: Payload) -> TextDeltaShape | None:
+        """Where ``payload``, just rewritten, keeps its text, if it is an ordinary text delta.
+
+        ``None`` (the default): it is not, or this rewriter has no fast path.
+        """
+        return None
+
+    def rewrite_text_delta(
+        self, payload: Payload, key: Hashable, text: str, number: int
+    ) -> FastDelta | None:
+        """Rewrite an event of a learned shape (``key``) carrying ``text`` and ``number``.
+
+        ``payload`` is the learned event with holes (as for ``text_delta_events``): only its
+        other values may be read. ``number`` is the event's sequence number (-1 without one).
+        ``None``: not here, and nothing changed; the body layer parses the event and calls
+        ``rewrite``.
+        """
+        return None
+
+    def text_delta_events(self, payload: Payload, events: Hashable) -> list[Payload]:
+        """The events that ``FastDelta.events`` stands for, with holes for their values.
+
+        ``payload`` is the learned event with ``TEXT_HOLE`` for its text and
+        ``number_hole(0)`` for its number; the events returned hold ``TEXT_HOLE`` where the
+        text goes and ``number_hole(k)`` where the k-th sequence number from
+        ``FastDelta.number`` goes (``wire/templates.py``).
+        """
+        raise NotImplementedError
 
 
 class WireAPI(ABC):

@@ -26,9 +26,20 @@ from typing import TYPE_CHECKING, Any, Final
 from ..effort import rewrite_effort
 from ..history import rewrite_chat_history
 from ..text.splitter import CONTENT, REASONING, ReasoningSplitter, merge_segments
-from .base import StreamRewriter, UnfilterableError, WireAPI, chat_template_thinking
+from ..wire.templates import TEXT_HOLE
+from .base import (
+    UNCHANGED,
+    FastDelta,
+    StreamRewriter,
+    TextDeltaShape,
+    UnfilterableError,
+    WireAPI,
+    chat_template_thinking,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Hashable
+
     from ..config import Config
     from ..policy import Policy
     from ..text.splitter import Kind, Segment
@@ -46,6 +57,12 @@ LAST_CHOICE_KEYS: Final = ("finish_reason", "logprobs", "stop_reason")
 # A choice's own keys; any other (vLLM's token_ids) is an extension that belongs to the
 # delta's text and travels with it.
 CHOICE_KEYS: Final = frozenset({"index", "delta", "message", *LAST_CHOICE_KEYS})
+# The fast path's text delta: a choice with these keys only, the last three null, and a
+# delta of content (and role) only, as vLLM, SGLang, llama.cpp and Ollama send every token.
+TEXT_DELTA_CHOICE_KEYS: Final = frozenset({"index", "delta", *LAST_CHOICE_KEYS})
+TEXT_DELTA_KEYS: Final = frozenset({"role", "content"})
+TEXT_DELTA_PATH: Final = ("choices", 0, "delta", "content")
+_REASONING_DELTA: Final = FastDelta(REASONING)
 MAX_CHOICES: Final = 1000
 """Most distinct ``choices[].index`` values a stream keeps state for (see ChunkRewriter)."""
 
@@ -432,6 +449,56 @@ class ChunkRewriter(StreamRewriter):
         ]
         self._busy.clear()
         return chunks
+
+    def text_delta_shape(self, payload: Payload) -> TextDeltaShape | None:
+        """One choice of plain text: no logprobs, no finish, no usage object, no extension."""
+        choices = payload.get("choices")
+        if not isinstance(choices, list) or len(choices) != 1:
+            return None
+        choice = choices[0]
+        if (
+            not isinstance(choice, dict)
+            or isinstance(payload.get("usage"), dict)
+            or not choice.keys() <= TEXT_DELTA_CHOICE_KEYS
+            or any(choice.get(key) is not None for key in LAST_CHOICE_KEYS)
+        ):
+            return None
+        delta = choice.get("delta")
+        if (
+            not isinstance(delta, dict)
+            or not isinstance(delta.get("content"), str)
+            or not delta.keys() <= TEXT_DELTA_KEYS
+        ):
+            return None
+        key = _choice_key(choice.get("index", 0))
+        return TextDeltaShape(key, TEXT_DELTA_PATH) if key in self._choices else None
+
+    def rewrite_text_delta(
+        self, payload: Payload, key: Hashable, text: str, number: int
+    ) -> FastDelta | None:
+        """What ``rewrite`` does with a chunk of this shape whose text the splitter passes whole."""
+        state = self._choices.get(key)
+        if (
+            state is None
+            or state.is_native
+            or state.carried
+            or state.high_surrogate
+            or not state.splitter.passes_whole(text)
+            or _HIGH_SURROGATES[0] <= text[-1] <= _HIGH_SURROGATES[1]
+        ):
+            return None
+        self._last_chunk = payload
+        if not state.splitter.in_reasoning:
+            self._busy.discard(key)
+            return UNCHANGED
+        self._reasoning_deltas += 1
+        self._busy.add(key)
+        return _REASONING_DELTA
+
+    def text_delta_events(self, payload: Payload, events: Hashable) -> list[Payload]:
+        choice = payload["choices"][0]
+        variant = self._choice_variant(choice, choice["delta"], REASONING, TEXT_HOLE, True, True)
+        return [{**payload, "choices": [variant]}]
 
     def _with_usage_estimate(self, chunk: dict[str, Any]) -> list[dict[str, Any]] | None:
         if self._is_strip or not self._reasoning_deltas or not isinstance(chunk.get("usage"), dict):

@@ -42,13 +42,16 @@ Intentional divergences:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final, TypeGuard
+from typing import TYPE_CHECKING, Any, Final, TypeGuard, cast
 
 from ..text.splitter import BLOCK_SEPARATOR, CONTENT, REASONING, ReasoningSplitter, merge_segments
-from .base import StreamRewriter, UnfilterableError, WireAPI
+from ..wire.templates import TEXT_HOLE
+from .base import UNCHANGED, FastDelta, StreamRewriter, TextDeltaShape, UnfilterableError, WireAPI
 from .chat_completions import holds_reasoning
 
 if TYPE_CHECKING:
+    from collections.abc import Hashable
+
     from ..policy import Policy
     from ..text.splitter import Kind, Segment
     from .base import Payload
@@ -160,6 +163,35 @@ class MessageStreamRewriter(StreamRewriter):
             and isinstance(delta.get("text"), str)
             and all(key in ("type", "text") for key in delta)
         )
+
+    def text_delta_shape(self, payload: Payload) -> TextDeltaShape | None:
+        """A ``text_delta`` of a text block being split."""
+        if not self._is_split_text(payload):
+            return None
+        return TextDeltaShape(payload["index"], ("delta", "text"))
+
+    def rewrite_text_delta(
+        self, payload: Payload, key: Hashable, text: str, number: int
+    ) -> FastDelta | None:
+        """What ``rewrite`` does with such a delta when the splitter passes its text whole."""
+        block = self._blocks.get(key)  # type: ignore[call-overload]
+        if not isinstance(block, _TextBlock) or not block.splitter.passes_whole(text):
+            return None
+        kind = REASONING if block.splitter.in_reasoning else CONTENT
+        if block.open_kind != kind:
+            return None
+        block.saw_text = True
+        block.is_settled = False
+        self._is_transparent = self._compute_transparency()
+        if kind == CONTENT and block.open_index == key:
+            return UNCHANGED
+        return FastDelta((kind, block.open_index))
+
+    def text_delta_events(self, payload: Payload, events: Hashable) -> list[Payload]:
+        kind, index = cast("tuple[Kind, int]", events)
+        if kind == CONTENT:
+            return [self._text_delta(index, TEXT_HOLE, payload)]
+        return [self._thinking_delta(index, TEXT_HOLE)]
 
     def _drops(self, payload: Payload) -> bool:
         """Whether strip drops ``payload`` whole: a thinking block's start, delta or stop."""
@@ -338,18 +370,20 @@ class MessageStreamRewriter(StreamRewriter):
                 if block.open_kind != REASONING:
                     events += self._switch(block, REASONING)
                     piece = text.removeprefix(BLOCK_SEPARATOR)
-                events.append(
-                    {
-                        "type": "content_block_delta",
-                        "index": block.open_index,
-                        "delta": {"type": "thinking_delta", "thinking": piece},
-                    }
-                )
+                events.append(self._thinking_delta(block.open_index, piece))
             else:
                 if block.open_kind != CONTENT:
                     events += self._switch(block, CONTENT)
                 events.append(self._text_delta(block.open_index, text, source))
         return events
+
+    @staticmethod
+    def _thinking_delta(index: int, text: str) -> Payload:
+        return {
+            "type": "content_block_delta",
+            "index": index,
+            "delta": {"type": "thinking_delta", "thinking": text},
+        }
 
     @staticmethod
     def _text_delta(index: int, text: str, source: Payload | None) -> Payload:

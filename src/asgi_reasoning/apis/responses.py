@@ -16,10 +16,12 @@ the original bytes.
 
 Intentional divergences:
 
-1. While a message item is open, its ``output_text.delta`` events are parsed even when they
-   hold no marker: when reasoning follows answer text, the answer part closes with ``.done``
-   events that must carry its exact text. Unchanged events still go out as their own bytes.
-   Outside message items (tool-call arguments, lifecycle events) events are not parsed.
+1. While a message item is open, every ``output_text.delta`` event is read, marker or not:
+   when reasoning follows answer text, the answer part closes with ``.done`` events that must
+   carry its exact text. Events of the stream's usual delta shape are read by the byte-level
+   fast path (``text_delta_shape``), the others are parsed. Unchanged events still go out as
+   their own bytes. Outside message items (tool-call arguments, lifecycle events) events are
+   not parsed.
 2. The message item's held ``output_item.added`` / ``content_part.added`` events are written
    again from their parsed JSON (compact, key order kept); for the compact JSON that vLLM,
    llama.cpp and Ollama write, those bytes are the original ones.
@@ -49,12 +51,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, TypeGuard
+from typing import TYPE_CHECKING, Any, Final, TypeGuard, cast
 
 from ..text.splitter import CONTENT, REASONING, ReasoningSplitter, merge_segments
-from .base import StreamRewriter, UnfilterableError, WireAPI, chat_template_thinking
+from ..wire.templates import TEXT_HOLE, number_hole
+from .base import (
+    UNCHANGED,
+    FastDelta,
+    StreamRewriter,
+    TextDeltaShape,
+    UnfilterableError,
+    WireAPI,
+    chat_template_thinking,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Hashable
+
     from ..policy import Policy
     from ..text.splitter import Kind, Segment
     from .base import Payload
@@ -186,6 +199,65 @@ class ResponsesRewriter(StreamRewriter):
         if self._is_strip:
             refuse_reasoning(events, self._policy)
         return self._renumber(events)
+
+    def text_delta_shape(self, payload: Payload) -> TextDeltaShape | None:
+        """An ``output_text.delta`` of the message being split, numbered as the stream is."""
+        message = self._message
+        if (
+            message is None
+            or payload.get("type") != TEXT_DELTA
+            or payload.get("item_id") != message.server_id
+            or not isinstance(payload.get("delta"), str)
+        ):
+            return None
+        if not _is_int(payload.get("sequence_number")):
+            return None if self._is_numbered else TextDeltaShape(message.server_id, ("delta",))
+        if not self._is_numbered:
+            return None
+        return TextDeltaShape(message.server_id, ("delta",), ("sequence_number",))
+
+    def rewrite_text_delta(
+        self, payload: Payload, key: Hashable, text: str, number: int
+    ) -> FastDelta | None:
+        """What ``rewrite`` does with such a delta when the splitter passes its text whole."""
+        message = self._message
+        if message is None or message.server_id != key:
+            return None
+        current = message.current
+        splitter = message.splitter
+        if current is None or not splitter.passes_whole(text):
+            return None
+        kind = REASONING if splitter.in_reasoning else CONTENT
+        if current.kind != kind:
+            return None
+        message.has_text = True
+        current.pieces.append(text)
+        first = number + self._sequence_shift
+        if kind == CONTENT:
+            if number >= 0:
+                self._last_sequence = first
+            if (
+                first == number
+                and payload.get("item_id") == current.item_id
+                and payload.get("output_index") == current.output_index
+            ):
+                return UNCHANGED
+            return FastDelta((CONTENT, current.item_id, current.output_index), first)
+        self._reasoning_deltas += 1
+        if number >= 0:
+            self._last_sequence = first + int(self._writes_text) + int(self._writes_summary) - 1
+            self._sequence_shift = self._last_sequence - number
+        return FastDelta((REASONING, current.item_id, current.output_index), first)
+
+    def text_delta_events(self, payload: Payload, events: Hashable) -> list[Payload]:
+        kind, item_id, output_index = cast("tuple[Kind, str, int]", events)
+        if kind == CONTENT:
+            return [{**payload, "item_id": item_id, "output_index": output_index}]
+        built = self._reasoning_delta_events(item_id, output_index, TEXT_HOLE)
+        if self._is_numbered:
+            for offset, event in enumerate(built):
+                event["sequence_number"] = number_hole(offset)
+        return built
 
     def _renumber(self, events: list[Payload]) -> list[Payload]:
         if not self._is_numbered:
@@ -490,7 +562,10 @@ class ResponsesRewriter(StreamRewriter):
         item = message.current
         assert item is not None
         item.pieces.append(text)
-        where = {"item_id": item.item_id, "output_index": item.output_index}
+        return self._reasoning_delta_events(item.item_id, item.output_index, text)
+
+    def _reasoning_delta_events(self, item_id: str, output_index: int, text: str) -> list[Payload]:
+        where = {"item_id": item_id, "output_index": output_index}
         numbered = bool(self._is_numbered)
         events = []
         if self._writes_text:

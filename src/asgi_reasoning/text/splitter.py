@@ -397,6 +397,11 @@ class ReasoningSplitter:
         """In content, holding nothing, skipping nothing: text without markers passes as is."""
         return self._kind == CONTENT and self._is_calm and not self._held
 
+    def passes_whole(self, text: str) -> bool:
+        """Whether ``feed(text)`` would give ``text`` back whole, of the kind now open, and
+        change nothing: the splitter is calm and ``text`` holds no character of a marker."""
+        return self._is_calm and not self._held and bool(text) and self._trigger not in text
+
     @property
     def has_reasoning(self) -> bool:
         """Whether any reasoning text has been released."""

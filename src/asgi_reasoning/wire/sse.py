@@ -142,6 +142,11 @@ class SSEParser:
         return self._is_idle
 
     @property
+    def max_event_size(self) -> int:
+        """The largest event parsed, in bytes."""
+        return self._max_event_size
+
+    @property
     def is_passthrough(self) -> bool:
         """True once an event exceeded `max_event_size`: all later bytes come back as `SSERaw`."""
         return self._is_passthrough
