@@ -1,8 +1,9 @@
 """Response bodies, bytes in and out, for any wire API: a streamed SSE body or a whole JSON one.
 
 The API module (``apis/``) rewrites parsed payloads; this layer owns the framing, the JSON
-backend, the shortcut that forwards events without parsing them, and failure handling.
-Sans-I/O like the modules it joins.
+backend, the shortcut that forwards events without parsing them, the byte-level fast path for
+text deltas (``SSEBodyRewriter``, ``wire/templates.py``), and failure handling. Sans-I/O like
+the modules it joins.
 
 Failure handling depends on the mode (DESIGN.md §17):
 
@@ -41,9 +42,11 @@ ALWAYS_INSPECT: Final = (b"\\u",)
 
 # The byte-level fast path (SSEBodyRewriter, wire/templates.py): shapes kept per stream (one
 # per choice of an `n > 1` request), and how many events of a text-delta shape may fail to be
-# learned (bytes not as the JSON backend writes them) before the stream stops trying.
+# learned (bytes not as the JSON backend writes them) before the stream stops trying, and how
+# many events are parsed, shortcut or not, to learn a shape at the start of a stream.
 MAX_SHAPES: Final = 4
 MAX_UNLEARNABLE: Final = 8
+PARSES_TO_LEARN: Final = 8
 
 # What a client is told when strip fails closed; the log says why.
 CLOSED_MESSAGE: Final = "the response could not be filtered; it was withheld"
@@ -179,6 +182,10 @@ class SSEBodyRewriter:
         self._shapes: list[_LearnedShape] = []
         # Strip is left to the general path: every event there is checked for what it holds.
         self._unlearnable = MAX_UNLEARNABLE if fast_path and policy.mode != "strip" else 0
+        # While positive, events that the shortcut below would forward unread are parsed, so
+        # that a stream with nothing to rewrite yet learns its shape too: a template match
+        # costs less than the shortcut's search for every trigger. Zero once a shape matched.
+        self._parses_to_learn = PARSES_TO_LEARN if self._unlearnable else 0
         self._body_in_hand = b""
         grammar = compile_grammar(policy.tag_format)
         self._triggers = (
@@ -210,7 +217,8 @@ class SSEBodyRewriter:
                 return fast
         self._body_in_hand = body
         if (
-            self._events.is_transparent
+            not self._parses_to_learn
+            and self._events.is_transparent
             and self._parser.is_between_events
             and body.endswith(b"\n\n")
             and body.find(b"\r") < 0
@@ -243,22 +251,27 @@ class SSEBodyRewriter:
             outcome = self._events.rewrite_text_delta(shape.payload, shape.key, text, number)
             if outcome is None:
                 return None
+            self._parses_to_learn = 0
             self._line_ending = shape.line_ending
-            if outcome.events is None:
+            events, first_number = outcome
+            if events is None:
                 return body
-            if shape.output_key != outcome.events or shape.output is None:
-                payloads = self._events.text_delta_events(shape.payload, outcome.events)
+            output = shape.output
+            if output is None or shape.output_key != events:
+                payloads = self._events.text_delta_events(shape.payload, events)
                 source_name = self._api.event_name(shape.payload)
                 framed = self._encode_outputs(shape.event, source_name, payloads)
-                shape.output = ByteTemplate.cut(framed)
-                shape.output_key = outcome.events
-            return shape.output.fill(written_text(token, text), outcome.number)
+                output = shape.output = ByteTemplate.cut(framed)
+                shape.output_key = events
+            return output.fill(written_text(token, text), first_number)
         return None
 
     def _learn(
         self, raw: bytes, event: SSEEvent | None, data: bytes, line_ending: bytes, payload: object
     ) -> None:
         """Keep the shape of ``payload``, a whole body message, if it is a text delta."""
+        if self._parses_to_learn:
+            self._parses_to_learn -= 1
         if not isinstance(payload, dict):
             return
         for known in self._shapes:
@@ -351,7 +364,11 @@ class SSEBodyRewriter:
         self._line_ending = line_ending
         if data in self._api.end_sentinels:
             return self._encode_fresh(self._events.flush()) + raw
-        if self._events.is_transparent and not self._may_need_rewrite(data):
+        if (
+            not self._parses_to_learn
+            and self._events.is_transparent
+            and not self._may_need_rewrite(data)
+        ):
             return raw
         try:
             payload = _json.loads(data)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, Final, NamedTuple, TypeAlias
 
 from ..effort import rewrite_effort
 from ..history import rewrite_history
@@ -40,17 +40,12 @@ class TextDeltaShape(NamedTuple):
     """The same for the event's sequence number, when the stream numbers its events."""
 
 
-class FastDelta(NamedTuple):
-    """What ``rewrite_text_delta`` made of a text delta."""
+FastDelta: TypeAlias = "tuple[Hashable | None, int]"
+"""What ``rewrite_text_delta`` made of a text delta: the key of the events to send instead
+(``None``: the event goes out as it came), which ``text_delta_events`` makes from the learned
+event, and the sequence number of the first of those events (``number_hole(0)``)."""
 
-    events: Hashable | None
-    """``None``: the event goes out as it came. Otherwise the key of the events to send
-    instead, which ``text_delta_events`` makes from the learned event."""
-    number: int = 0
-    """The sequence number of the first of those events (``number_hole(0)``)."""
-
-
-UNCHANGED: Final = FastDelta(None)
+UNCHANGED: Final[FastDelta] = (None, 0)
 
 
 class StreamRewriter(ABC):
@@ -100,12 +95,12 @@ class StreamRewriter(ABC):
         return None
 
     def text_delta_events(self, payload: Payload, events: Hashable) -> list[Payload]:
-        """The events that ``FastDelta.events`` stands for, with holes for their values.
+        """The events that a ``FastDelta``'s key stands for, with holes for their values.
 
         ``payload`` is the learned event with ``TEXT_HOLE`` for its text and
         ``number_hole(0)`` for its number; the events returned hold ``TEXT_HOLE`` where the
-        text goes and ``number_hole(k)`` where the k-th sequence number from
-        ``FastDelta.number`` goes (``wire/templates.py``).
+        text goes and ``number_hole(k)`` where the k-th sequence number from the
+        ``FastDelta``'s number goes (``wire/templates.py``).
         """
         raise NotImplementedError
 

@@ -62,7 +62,7 @@ CHOICE_KEYS: Final = frozenset({"index", "delta", "message", *LAST_CHOICE_KEYS})
 TEXT_DELTA_CHOICE_KEYS: Final = frozenset({"index", "delta", *LAST_CHOICE_KEYS})
 TEXT_DELTA_KEYS: Final = frozenset({"role", "content"})
 TEXT_DELTA_PATH: Final = ("choices", 0, "delta", "content")
-_REASONING_DELTA: Final = FastDelta(REASONING)
+_REASONING_DELTA: Final[FastDelta] = (REASONING, 0)
 MAX_CHOICES: Final = 1000
 """Most distinct ``choices[].index`` values a stream keeps state for (see ChunkRewriter)."""
 

@@ -185,7 +185,7 @@ class MessageStreamRewriter(StreamRewriter):
         self._is_transparent = self._compute_transparency()
         if kind == CONTENT and block.open_index == key:
             return UNCHANGED
-        return FastDelta((kind, block.open_index))
+        return (kind, block.open_index), 0
 
     def text_delta_events(self, payload: Payload, events: Hashable) -> list[Payload]:
         kind, index = cast("tuple[Kind, int]", events)

@@ -242,12 +242,12 @@ class ResponsesRewriter(StreamRewriter):
                 and payload.get("output_index") == current.output_index
             ):
                 return UNCHANGED
-            return FastDelta((CONTENT, current.item_id, current.output_index), first)
+            return (CONTENT, current.item_id, current.output_index), first
         self._reasoning_deltas += 1
         if number >= 0:
             self._last_sequence = first + int(self._writes_text) + int(self._writes_summary) - 1
             self._sequence_shift = self._last_sequence - number
-        return FastDelta((REASONING, current.item_id, current.output_index), first)
+        return (REASONING, current.item_id, current.output_index), first
 
     def text_delta_events(self, payload: Payload, events: Hashable) -> list[Payload]:
         kind, item_id, output_index = cast("tuple[Kind, str, int]", events)

@@ -75,10 +75,11 @@ class ByteTemplate:
     def match(self, raw: bytes) -> tuple[bytes, int] | None:
         """``(text token, number)`` when ``raw`` is this template filled; ``None`` otherwise.
 
-        The token is the JSON string as it came, quotes included; the number is the filled
-        sequence number (``-1`` when the template has none). An event is recognised only when
-        every piece is where the template has it and every number is written as JSON writes
-        it; whether the token is a valid string is for ``read_text``.
+        For a template of one text hole and at most one number (an event as it comes in; an
+        answer may have more). The token is the JSON string as it came, quotes included; the
+        number is the filled sequence number (``-1`` when the template has none). An event is
+        recognised only when every piece is where the template has it and the number is
+        written as JSON writes it; whether the token is a valid string is for ``read_text``.
         """
         head, tail = self.head, self.tail
         end = len(raw) - len(tail)
@@ -88,23 +89,18 @@ class ByteTemplate:
         if len(pieces) == 2:
             # Chat Completions and Messages: the text is the only hole.
             return raw[len(head) : end], -1
-        token = b""
-        number = -1
-        at = len(head)
-        last = len(pieces) - 1
-        for i, hole in enumerate(self.holes, 1):
-            upto = end if i == last else raw.find(pieces[i], at, end)
+        if len(pieces) == 3:
+            # The Responses API: the text and the sequence number, in either order.
+            middle = pieces[1]
+            upto = raw.find(middle, len(head), end)
             if upto < 0:
                 return None
-            value = raw[at:upto]
-            if hole == _TEXT:
-                token = value
-            elif value.isdigit() and (len(value) == 1 or value[0] != 0x30):
-                number = int(value)
-            else:
+            first, second = raw[len(head) : upto], raw[upto + len(middle) : end]
+            token, digits = (first, second) if self.holes[0] == _TEXT else (second, first)
+            if not digits.isdigit() or (len(digits) > 1 and digits[0] == 0x30):
                 return None
-            at = upto + len(pieces[i])
-        return (token, number) if at == len(raw) else None
+            return token, int(digits)
+        return None
 
     def fill(self, token: bytes, number: int) -> bytes:
         """The event with the text ``token`` (a JSON string), numbered from ``number``."""
