@@ -379,7 +379,12 @@ class SSEBodyRewriter:
             return raw
         rewritten = self._events.rewrite(payload)
         if self._unlearnable > 0 and raw is self._body_in_hand:
-            self._learn(raw, event, data, line_ending, payload)
+            try:
+                self._learn(raw, event, data, line_ending, payload)
+            except Exception:
+                # The event was rewritten already: a shape nobody foresaw only ends learning.
+                logger.debug("could not learn a %s event's shape", self._api.name, exc_info=True)
+                self._unlearnable = self._parses_to_learn = 0
         if rewritten is None:
             return raw
         if not rewritten:
