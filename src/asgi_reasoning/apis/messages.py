@@ -182,8 +182,10 @@ class MessageStreamRewriter(StreamRewriter):
             return None
         block.saw_text = True
         block.is_settled = False
-        self._is_transparent = self._compute_transparency()
-        if kind == CONTENT and block.open_index == key:
+        if kind == REASONING:
+            # What _compute_transparency gives for a block inside reasoning and not settled.
+            self._is_transparent = False
+        elif block.open_index == key:
             return UNCHANGED
         return (kind, block.open_index), 0
 

@@ -138,6 +138,7 @@ class ResponsesRewriter(StreamRewriter):
         self._is_strip = policy.mode == "strip"
         self._writes_text = policy.responses_reasoning in ("text", "both")
         self._writes_summary = policy.responses_reasoning in ("summary", "both")
+        self._reasoning_events_per_delta = int(self._writes_text) + int(self._writes_summary)
         self._is_numbered: bool | None = None
         self._last_sequence = -1
         self._sequence_shift = 0
@@ -245,7 +246,7 @@ class ResponsesRewriter(StreamRewriter):
             return (CONTENT, current.item_id, current.output_index), first
         self._reasoning_deltas += 1
         if number >= 0:
-            self._last_sequence = first + int(self._writes_text) + int(self._writes_summary) - 1
+            self._last_sequence = first + self._reasoning_events_per_delta - 1
             self._sequence_shift = self._last_sequence - number
         return (REASONING, current.item_id, current.output_index), first
 

@@ -107,6 +107,17 @@ class ByteTemplate:
         pieces = self.pieces
         if len(pieces) == 2:
             return pieces[0] + token + pieces[1]
+        if len(pieces) == 3:
+            first, second = self.holes
+            return b"".join(
+                (
+                    pieces[0],
+                    token if first == _TEXT else str(number + first).encode(),
+                    pieces[1],
+                    token if second == _TEXT else str(number + second).encode(),
+                    pieces[2],
+                )
+            )
         parts = [pieces[0]]
         for hole, piece in zip(self.holes, pieces[1:], strict=True):
             parts.append(token if hole == _TEXT else str(number + hole).encode())
