@@ -100,9 +100,23 @@ class WireAPI(ABC):
     def new_stream(self, policy: Policy, request: Mapping[str, Any] | None) -> StreamRewriter:
         """A rewriter for one streamed response to ``request`` (its JSON; ``None``: unread).
 
-        Called before the app runs; keep only what the rewrite needs, the request is then
-        released.
+        The middleware calls it once the response starts as a stream, with what
+        ``stream_request`` kept of the request rather than the request itself.
         """
+
+    def stream_request(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """What of ``request`` ``new_stream`` may read, kept while the app runs.
+
+        The whole request (a conversation) is released before the app runs, and most
+        responses are not streams, so the rewriter is made only when one starts. The default
+        keeps the top-level numbers, booleans and nulls (``n``, ``stream``, ...), which is
+        all this package's APIs read; an API whose stream needs more overrides it.
+        """
+        return {
+            key: value
+            for key, value in request.items()
+            if value is None or isinstance(value, (bool, int, float))
+        }
 
     @abstractmethod
     def rewrite_body(self, body: object, policy: Policy) -> Payload | None:
