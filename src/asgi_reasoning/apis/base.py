@@ -64,6 +64,14 @@ class WireAPI(ABC):
     always_inspect: ClassVar[tuple[bytes, ...]] = ()
     """Bytes that send an event to the rewriter even while it is transparent."""
 
+    body_inspect: ClassVar[tuple[bytes, ...]] = (b"reasoning", b"thinking")
+    """Bytes in a whole body that may name native reasoning, which ``rewrite_body`` reads.
+
+    A body holding none of them nor a marker byte is not parsed when the output does not
+    start in reasoning (``bodies.may_change_json_body``). The default covers the fields and
+    types of every API here (``reasoning_content``, ``reasoning``, ``thinking`` blocks...).
+    """
+
     has_event_names: ClassVar[bool] = False
     """Events carry an ``event:`` line equal to their ``type`` (Responses, Messages)."""
 
