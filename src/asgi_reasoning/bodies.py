@@ -88,11 +88,11 @@ def may_change_json_body(body: bytes, api: WireAPI, fmt: TagFormat) -> bool:
     False only when it holds no first character of a marker, no JSON escape (which could
     hide one, or a field name) and none of ``api.body_inspect`` (native reasoning).
     """
-    for trigger in _body_triggers(fmt):
-        if body.find(trigger) >= 0:
-            return True
-    for trigger in api.body_inspect:
-        if body.find(trigger) >= 0:
+    for trigger in (*_body_triggers(fmt), *api.body_inspect):
+        # memchr finds a first byte several times faster than find scans for the whole
+        # trigger: a body without a backslash skips the scan for "\u" altogether.
+        first = body.find(trigger[:1])
+        if first >= 0 and (len(trigger) == 1 or body.find(trigger, first) >= 0):
             return True
     return False
 

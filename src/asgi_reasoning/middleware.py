@@ -152,11 +152,8 @@ class ReasoningMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if (
-            scope["type"] != "http"
-            or scope.get("method") == "HEAD"
-            or not self._path_pattern.match(path)
-        ):
+        method = scope.get("method")
+        if scope["type"] != "http" or method == "HEAD" or not self._path_pattern.match(path):
             await self.app(scope, receive, send)
             return
 
@@ -167,7 +164,7 @@ class ReasoningMiddleware:
         max_body_size = config.max_body_size
         request: object = None
         server_receive = receive
-        if scope.get("method") == "POST":
+        if method == "POST":
             if _declared_length(scope) > max_body_size:
                 # Known to be too large before a byte is read: the app reads it itself.
                 logger.warning(
