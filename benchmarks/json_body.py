@@ -44,10 +44,10 @@ if TYPE_CHECKING:
 
 BODY_SIZE = 1_000
 # What the 1 KB is made of: reasoning, then the answer (rewritten); the answer alone otherwise.
-# The answer holds a non-ASCII character, as model output usually does: Python then stores
-# the text as UCS-2 and orjson's round trip costs what it costs on real bodies.
+# The answer holds a non-ASCII character and line breaks, as model output usually does:
+# Python then stores the text as UCS-2, and the JSON holds escapes.
 REASONING_WORDS = "First compare each pair of neighbours; every one is in order. "
-ANSWER_WORDS = "Yes: each number is ≥ the one before it. "
+ANSWER_WORDS = "Yes: each number is ≥ the one before it.\n"
 
 
 def _repeat_to(words: str, size: int) -> str:

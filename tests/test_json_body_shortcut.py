@@ -223,6 +223,7 @@ def test_a_plain_answer_needs_no_parse(api: WireAPI) -> None:
         pytest.param(b'{"content": "\\u003cthink\\u003ea"}', id="an escaped marker"),
         pytest.param(_chat_body("b", reasoning="a"), id="a native reasoning field"),
         pytest.param(b'{"content": "\\u0061"}', id="any JSON escape"),
+        pytest.param(b'{"content": "a\\"\\u003cthink>b"}', id="an escape right after another"),
     ],
 )
 def test_a_body_that_may_change_is_parsed(body: bytes) -> None:

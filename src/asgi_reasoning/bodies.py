@@ -88,13 +88,23 @@ def may_change_json_body(body: bytes, api: WireAPI, fmt: TagFormat) -> bool:
     False only when it holds no first character of a marker, no JSON escape (which could
     hide one, or a field name) and none of ``api.body_inspect`` (native reasoning).
     """
-    for trigger in (*_body_triggers(fmt), *api.body_inspect):
-        # memchr finds a first byte several times faster than find scans for the whole
-        # trigger: a body without a backslash skips the scan for "\u" altogether.
-        first = body.find(trigger[:1])
-        if first >= 0 and (len(trigger) == 1 or body.find(trigger, first) >= 0):
+    for trigger in _body_triggers(fmt):
+        if body.find(trigger) >= 0:
+            return True
+    if _has_unicode_escape(body):
+        return True
+    for trigger in api.body_inspect:
+        if body.find(trigger) >= 0:
             return True
     return False
+
+
+def _has_unicode_escape(body: bytes) -> bool:
+    """Whether ``body`` holds ``\\u``: a JSON escape, or a backslash and a u in the text."""
+    # memchr finds the first backslash at once: a body without escapes skips the slower
+    # scan for the two bytes, which otherwise starts there.
+    first = body.find(b"\\")
+    return first >= 0 and body.find(b"\\u", first) >= 0
 
 
 def rewrite_json_body_parsed(body: bytes, api: WireAPI, policy: Policy) -> bytes | None:
@@ -133,7 +143,8 @@ def _body_triggers(fmt: TagFormat) -> tuple[bytes, ...]:
     if entry is not None and entry[0] is fmt:
         return entry[1]
     grammar = compile_grammar(fmt)
-    triggers = (*map(_json.string_bytes, grammar.in_content.first_chars), *ALWAYS_INSPECT)
+    # ALWAYS_INSPECT's escape is looked for apart (_has_unicode_escape).
+    triggers = tuple(map(_json.string_bytes, grammar.in_content.first_chars))
     if len(_BODY_TRIGGERS) < _BODY_TRIGGERS_MAX:
         _BODY_TRIGGERS[id(fmt)] = (fmt, triggers)
     return triggers
