@@ -409,7 +409,8 @@ def _describe_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> st
 def _declared_length(scope: Scope) -> int:
     """The request's ``Content-Length``, or 0 when absent or not a number."""
     for name, value in scope.get("headers", ()):
-        if name.lower() == b"content-length":
+        # The length first: most names are not lowered (a copy) to be compared.
+        if len(name) == 14 and name.lower() == b"content-length":
             return int(value) if value.strip().isdigit() else 0
     return 0
 
