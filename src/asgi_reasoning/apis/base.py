@@ -115,10 +115,10 @@ class WireAPI(ABC):
     def stream_request(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """What of ``request`` ``new_stream`` may read, kept while the app runs.
 
-        The whole request (a conversation) is released before the app runs, and most
-        responses are not streams, so the rewriter is made only when one starts. The default
-        keeps the top-level numbers, booleans and nulls (``n``, ``stream``, ...), which is
-        all this package's APIs read; an API whose stream needs more overrides it.
+        The whole request (a conversation) is released before the app runs, and a whole JSON
+        response needs no stream rewriter, so one is made only when a stream starts. The
+        default keeps the top-level numbers, booleans and nulls (``n``, ``stream``, ...),
+        which is all this package's APIs read; an API whose stream needs more overrides it.
         """
         return {
             key: value
