@@ -125,3 +125,18 @@ def test_raw_end_to_end_benchmark_reads_the_same_body_size_bare_and_wrapped() ->
     }
     assert all(t.body_bytes > 0 and t.server_seconds > 0 for t in timings)
     assert "| paced |" in e2e_raw.render(timings, tokens=20)
+
+
+def test_json_body_benchmark_covers_every_api_with_right_output() -> None:
+    from benchmarks import json_body
+
+    results = json_body.run(rounds=1, budget_seconds=0.0001)
+
+    assert {(r.api, r.case) for r in results} == {
+        (api, case)
+        for api in ("Chat", "Responses", "Messages")
+        for case in ("rewritten", "unchanged")
+    }
+    assert [(r.api, r.case) for r in results if not r.output_ok] == []
+    assert all(900 <= r.body_bytes <= 1_200 for r in results)
+    assert "| Responses | rewritten |" in json_body.render(results)

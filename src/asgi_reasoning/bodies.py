@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from .apis.base import Payload, StreamRewriter, TextDeltaShape, WireAPI
     from .policy import Policy
+    from .text.presets import TagFormat
 
 logger = logging.getLogger("asgi_reasoning")
 
@@ -79,8 +80,47 @@ def closed_sse_body(api: WireAPI, reason: str) -> bytes:
 def rewrite_json_body(body: bytes, api: WireAPI, policy: Policy) -> bytes | None:
     """The rewritten whole response body, or ``None`` to send the original.
 
-    Under strip, raises ``FailedClosed`` when the body cannot be filtered.
+    Under strip, raises ``FailedClosed`` when the body cannot be filtered. A body that holds
+    none of the bytes a rewrite starts from (``may_change_json_body``) is not parsed.
     """
+    if (
+        policy.mode == "separate"
+        and not policy.starts_in_reasoning
+        and not may_change_json_body(body, api, policy.tag_format)
+    ):
+        # No marker can start in it and no reasoning field is named: every API would give
+        # it back unchanged, and separate fails open on what it cannot read.
+        return None
+    return rewrite_json_body_parsed(body, api, policy)
+
+
+def may_change_json_body(body: bytes, api: WireAPI, fmt: TagFormat) -> bool:
+    """Whether a rewrite in content (the output not starting in reasoning) could change ``body``.
+
+    False only when it holds no first character of a marker, no JSON escape (which could
+    hide one, or a field name) and none of ``api.body_inspect`` (native reasoning).
+    """
+    for trigger in _body_triggers(fmt):
+        if body.find(trigger) >= 0:
+            return True
+    if _has_unicode_escape(body):
+        return True
+    for trigger in api.body_inspect:
+        if body.find(trigger) >= 0:
+            return True
+    return False
+
+
+def _has_unicode_escape(body: bytes) -> bool:
+    """Whether ``body`` holds ``\\u``: a JSON escape, or a backslash and a u in the text."""
+    # memchr finds the first backslash at once: a body without escapes skips the slower
+    # scan for the two bytes, which otherwise starts there.
+    first = body.find(b"\\")
+    return first >= 0 and body.find(b"\\u", first) >= 0
+
+
+def rewrite_json_body_parsed(body: bytes, api: WireAPI, policy: Policy) -> bytes | None:
+    """``rewrite_json_body`` without its shortcut: the body is always parsed and rewritten."""
     is_strip = policy.mode == "strip"
     try:
         parsed = _json.loads(body)
@@ -102,6 +142,24 @@ def rewrite_json_body(body: bytes, api: WireAPI, policy: Policy) -> bytes | None
         # Fail open: a shape nobody foresaw must not cost the client its response.
         logger.exception("could not rewrite a %s body; passed through", api.name)
         return None
+
+
+# The first characters of each format's markers, as JSON bytes, by identity (as
+# compile_grammar caches): a few formats per process, so the table stays small.
+_BODY_TRIGGERS: Final[dict[int, tuple[TagFormat, tuple[bytes, ...]]]] = {}
+_BODY_TRIGGERS_MAX: Final = 256
+
+
+def _body_triggers(fmt: TagFormat) -> tuple[bytes, ...]:
+    entry = _BODY_TRIGGERS.get(id(fmt))
+    if entry is not None and entry[0] is fmt:
+        return entry[1]
+    grammar = compile_grammar(fmt)
+    # ALWAYS_INSPECT's escape is looked for apart (_has_unicode_escape).
+    triggers = tuple(map(_json.string_bytes, grammar.in_content.first_chars))
+    if len(_BODY_TRIGGERS) < _BODY_TRIGGERS_MAX:
+        _BODY_TRIGGERS[id(fmt)] = (fmt, triggers)
+    return triggers
 
 
 def _is_same(rewritten: object, parsed: object) -> bool:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import fnmatch
 import logging
 import re
-from collections import deque
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from .apis import api_for_path
@@ -42,7 +41,7 @@ from .policy import decide_policy
 from .wire import json as _json
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Awaitable, Iterable, Mapping, Sequence
 
     from .apis.base import WireAPI
     from .asgi import ASGIApp, Message, Receive, Scope, Send
@@ -147,34 +146,36 @@ class ReasoningMiddleware:
             effort=effort,
         )
         self._path_pattern = re.compile("|".join(map(fnmatch.translate, self.config.paths)))
+        # Whether any request, for any model, may be rewritten: read once, not per request.
+        self._may_rewrite_requests = self.config.rewrites_requests
         self._has_warned_encoded = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope.get("method") == "HEAD"
-            or not self._path_pattern.match(scope.get("path", ""))
-        ):
+        path = scope.get("path", "")
+        method = scope.get("method")
+        if scope["type"] != "http" or method == "HEAD" or not self._path_pattern.match(path):
             await self.app(scope, receive, send)
             return
 
         # A matched path that no API claims by its last segments is read as Chat
         # Completions, the one API of the 0.1 releases.
-        api = api_for_path(scope.get("path", "")) or _CHAT_COMPLETIONS
+        api = api_for_path(path) or _CHAT_COMPLETIONS
+        config = self.config
+        max_body_size = config.max_body_size
         request: object = None
         server_receive = receive
-        if scope.get("method") == "POST":
-            if _declared_length(scope) > self.config.max_body_size:
+        if method == "POST":
+            if _declared_length(scope) > max_body_size:
                 # Known to be too large before a byte is read: the app reads it itself.
                 logger.warning(
-                    "request body larger than max_body_size (%d bytes); not read",
-                    self.config.max_body_size,
+                    "request body larger than max_body_size (%d bytes); not read", max_body_size
                 )
             else:
                 request, receive = await self._read_request(receive)
         body = request if isinstance(request, dict) else None
-        config = self.config if body is None else self.config.for_model(body.get("model"))
-        if body is not None and config.rewrites_requests:
+        if body is not None and config.models:
+            config = config.for_model(body.get("model"))
+        if body is not None and self._may_rewrite_requests and config.rewrites_requests:
             rewritten = _rewrite_request(api, body, config)
             if rewritten is not None:
                 body, encoded = rewritten
@@ -186,10 +187,10 @@ class ReasoningMiddleware:
         if policy.mode == "passthrough":
             await self.app(scope, receive, send)
             return
-        events = api.new_stream(policy, body)
-        # The parsed request (a whole conversation) need not live as long as the response.
+        # The stream rewriter is made only if the response is a stream; the parsed request
+        # (a whole conversation) need not live as long as the response, only what it keeps.
+        stream_request = None if body is None else api.stream_request(body)
         del request, body
-        max_body_size = self.config.max_body_size
 
         is_strip = policy.mode == "strip"
         held_start: Message | None = None
@@ -199,14 +200,36 @@ class ReasoningMiddleware:
         # Strip failed closed and the response was ended: nothing more of the app's goes out.
         has_ended = False
 
-        async def send_wrapper(message: Message) -> None:
+        def send_wrapper(message: Message) -> Awaitable[None]:
+            # A plain function, not a coroutine function: a body message of a stream is
+            # rewritten here and the server's own awaitable returned, so that no coroutine
+            # of ours is made per event. Everything else goes to `send_other`.
+            nonlocal has_ended
+            if stream is None or has_ended or message["type"] != "http.response.body":
+                return send_other(message)
+            more_body = message.get("more_body", False)
+            original = message.get("body", b"")
+            rewritten = stream.feed(original)
+            if stream.has_ended:
+                has_ended = True
+                return send({"type": "http.response.body", "body": rewritten})
+            if not more_body:
+                rewritten += stream.finish()
+            if rewritten is original:
+                return send(message)
+            if rewritten or not more_body:
+                return send({**message, "body": rewritten})
+            return _send_nothing()
+
+        async def send_other(message: Message) -> None:
             nonlocal held_start, stream, json_size, has_ended
             message_type = message["type"]
             if has_ended:
                 return
             if message_type == "http.response.start":
-                # ASGI allows any iterable of headers (a generator): read them once.
-                message = {**message, "headers": list(message.get("headers", ()))}
+                if type(message.get("headers")) is not list:
+                    # ASGI allows any iterable of headers (a generator): read them once.
+                    message = {**message, "headers": list(message.get("headers", ()))}
                 body_kind = self._body_kind(message)
                 if body_kind in ("encoded", "other") and is_strip:
                     # DESIGN.md §17: a body that cannot be read cannot be filtered.
@@ -227,31 +250,17 @@ class ReasoningMiddleware:
                         )
                     has_ended = True
                 elif body_kind == "sse":
-                    stream = SSEBodyRewriter(api, policy, events)
-                    headers = _without(message.get("headers", ()), {b"content-length"})
+                    stream = SSEBodyRewriter(api, policy, api.new_stream(policy, stream_request))
+                    headers = _without(message["headers"], {b"content-length"})
                     await send({**message, "headers": headers})
                 elif body_kind == "json":
                     # Content-Length is known only once the rewritten body is.
                     held_start = message
                 else:
                     await send(message)
-            elif message_type == "http.response.body" and stream is not None:
-                more_body = message.get("more_body", False)
-                original = message.get("body", b"")
-                body = stream.feed(original)
-                if stream.has_ended:
-                    has_ended = True
-                    await send({"type": "http.response.body", "body": body})
-                    return
-                if not more_body:
-                    body += stream.finish()
-                if body is original:
-                    await send(message)
-                elif body or not more_body:
-                    await send({**message, "body": body})
             elif message_type == "http.response.body" and held_start is not None:
-                json_parts.append(message.get("body", b""))
-                json_size += len(json_parts[-1])
+                chunk = message.get("body", b"")
+                json_size += len(chunk)
                 more_body = message.get("more_body", False)
                 if json_size > max_body_size and is_strip:
                     start, held_start = held_start, None
@@ -265,12 +274,16 @@ class ReasoningMiddleware:
                         max_body_size,
                     )
                     start, held_start = held_start, None
+                    json_parts.append(chunk)
                     await send(start)
                     await send({**message, "body": b"".join(json_parts)})
                     json_parts.clear()
-                elif not more_body:
+                elif more_body:
+                    json_parts.append(chunk)
+                else:
                     start, held_start = held_start, None
-                    original = b"".join(json_parts)
+                    # Most apps send the whole body in one message: no copy is made of it.
+                    original = b"".join((*json_parts, chunk)) if json_parts else chunk
                     json_parts.clear()
                     try:
                         rewritten = rewrite_json_body(original, api, policy)
@@ -279,7 +292,7 @@ class ReasoningMiddleware:
                         return
                     if rewritten is None:
                         await send(start)
-                        await send({**message, "body": original})
+                        await send(message if chunk is original else {**message, "body": original})
                     else:
                         await send({**start, "headers": _rewritten_headers(start, rewritten)})
                         await send({**message, "body": rewritten})
@@ -322,37 +335,37 @@ class ReasoningMiddleware:
 
     async def _read_request(self, receive: Receive) -> tuple[object, Receive]:
         """The request's JSON (``None`` when unreadable) and a ``receive`` that replays it."""
-        messages: deque[Message] = deque()
-        parts: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            parts.append(message.get("body", b""))
-            size += len(parts[-1])
-            if size > self.config.max_body_size:
-                logger.warning(
-                    "request body larger than max_body_size (%d bytes); not read",
-                    self.config.max_body_size,
-                )
-                parts.clear()
-                break
-            if not message.get("more_body", False):
-                break
-
-        async def replay() -> Message:
-            # The messages exactly as they came, then the server's own receive again.
-            return messages.popleft() if messages else await receive()
-
+        max_body_size = self.config.max_body_size
+        message = await receive()
+        messages = [message]
+        if message["type"] != "http.request":
+            return None, _replay(messages, receive)
+        body = message.get("body", b"")
+        size = len(body)
+        if message.get("more_body", False) and size <= max_body_size:
+            parts = [body]
+            while True:
+                message = await receive()
+                messages.append(message)
+                if message["type"] != "http.request":
+                    break
+                parts.append(message.get("body", b""))
+                size += len(parts[-1])
+                if size > max_body_size or not message.get("more_body", False):
+                    break
+            body = b"".join(parts)
+        if size > max_body_size:
+            logger.warning(
+                "request body larger than max_body_size (%d bytes); not read", max_body_size
+            )
+            return None, _replay(messages, receive)
         request: object = None
-        if parts:
+        if body:
             try:
-                request = _json.loads(b"".join(parts))
+                request = _json.loads(body)
             except _json.JSONDecodeError:
                 request = None
-        return request, replay
+        return request, _replay(messages, receive)
 
 
 def _rewrite_request(
@@ -396,7 +409,8 @@ def _describe_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> st
 def _declared_length(scope: Scope) -> int:
     """The request's ``Content-Length``, or 0 when absent or not a number."""
     for name, value in scope.get("headers", ()):
-        if name.lower() == b"content-length":
+        # The length first: most names are not lowered (a copy) to be compared.
+        if len(name) == 14 and name.lower() == b"content-length":
             return int(value) if value.strip().isdigit() else 0
     return 0
 
@@ -407,6 +421,20 @@ def _with_content_length(scope: Scope, length: int) -> Headers:
     headers = _without(scope.get("headers", ()), dropped)
     headers.append((b"content-length", str(length).encode("ascii")))
     return headers
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """A ``receive`` giving ``messages`` exactly as they came, then ``receive``'s own."""
+    pending = messages[::-1]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
+
+
+async def _send_nothing() -> None:
+    """What ``send`` returns for a message that leaves nothing to send (all of it held)."""
 
 
 def _receive_once(body: bytes, receive: Receive) -> Receive:

@@ -120,6 +120,14 @@ class WireAPI(ABC):
     always_inspect: ClassVar[tuple[bytes, ...]] = ()
     """Bytes that send an event to the rewriter even while it is transparent."""
 
+    body_inspect: ClassVar[tuple[bytes, ...]] = (b"reasoning", b"thinking")
+    """Bytes in a whole body that may name native reasoning, which ``rewrite_body`` reads.
+
+    A body holding none of them nor a marker byte is not parsed when the output does not
+    start in reasoning (``bodies.may_change_json_body``). The default covers the fields and
+    types of every API here (``reasoning_content``, ``reasoning``, ``thinking`` blocks...).
+    """
+
     has_event_names: ClassVar[bool] = False
     """Events carry an ``event:`` line equal to their ``type`` (Responses, Messages)."""
 
@@ -156,9 +164,23 @@ class WireAPI(ABC):
     def new_stream(self, policy: Policy, request: Mapping[str, Any] | None) -> StreamRewriter:
         """A rewriter for one streamed response to ``request`` (its JSON; ``None``: unread).
 
-        Called before the app runs; keep only what the rewrite needs, the request is then
-        released.
+        The middleware calls it once the response starts as a stream, with what
+        ``stream_request`` kept of the request rather than the request itself.
         """
+
+    def stream_request(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """What of ``request`` ``new_stream`` may read, kept while the app runs.
+
+        The whole request (a conversation) is released before the app runs, and a whole JSON
+        response needs no stream rewriter, so one is made only when a stream starts. The
+        default keeps the top-level numbers, booleans and nulls (``n``, ``stream``, ...),
+        which is all this package's APIs read; an API whose stream needs more overrides it.
+        """
+        return {
+            key: value
+            for key, value in request.items()
+            if value is None or isinstance(value, (bool, int, float))
+        }
 
     @abstractmethod
     def rewrite_body(self, body: object, policy: Policy) -> Payload | None:
