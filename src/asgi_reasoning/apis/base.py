@@ -11,11 +11,20 @@ A rewrite returning ``None`` means "unchanged": the caller forwards the app's ow
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..effort import rewrite_effort
 from ..history import rewrite_history
+
+try:
+    from mypy_extensions import mypyc_attr
+except ImportError:  # The pure build needs no mypy_extensions: mypyc reads the source.
+
+    def mypyc_attr(*attrs: str, **kwattrs: object) -> Callable[[type], type]:  # type: ignore[misc]
+        """``mypy_extensions.mypyc_attr``, which only speaks to mypyc: the class as it was."""
+        return lambda cls: cls
+
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -29,6 +38,8 @@ class UnfilterableError(ValueError):
     """Raised by a rewriter under strip for input it cannot filter: the body layer fails closed."""
 
 
+# Subclassed by test code too (failure injection), which the compiled build allows only so.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class StreamRewriter(ABC):
     """Rewrites the events of one streamed response, in order, with the state it needs."""
 
@@ -49,6 +60,7 @@ class StreamRewriter(ABC):
         """Events carrying everything still held: before an end sentinel, and at body end."""
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class WireAPI(ABC):
     """What one API shape contributes: its paths, its request reading, its rewriters."""
 
