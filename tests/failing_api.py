@@ -50,7 +50,7 @@ class FailingChatCompletionsAPI(WireAPI):
         self._fail_body = fail_body
         self.failures = 0
 
-    def fail(self) -> RewriteFailure:
+    def counted_failure(self) -> RewriteFailure:
         self.failures += 1
         return RewriteFailure("unexpected shape")
 
@@ -71,7 +71,7 @@ class FailingChatCompletionsAPI(WireAPI):
 
     def rewrite_body(self, body: object, policy: Policy) -> Payload | None:
         if self._fail_body:
-            raise self.fail()
+            raise self.counted_failure()
         return self._api.rewrite_body(body, policy)
 
     def error_body(self, message: str) -> Payload:
@@ -82,7 +82,11 @@ class FailingChatCompletionsAPI(WireAPI):
 
 
 class FailingStreamRewriter(StreamRewriter):
-    """The real rewriter of one stream, behind only the methods every rewriter has."""
+    """The real rewriter of one stream, behind only the methods every rewriter has.
+
+    A shortcut the real rewriter offers the body layer beyond those is not offered here, so
+    every event the body layer would ask about reaches ``rewrite``, where the test fails it.
+    """
 
     def __init__(self, api: FailingChatCompletionsAPI, rewriter: StreamRewriter) -> None:
         self._api = api
@@ -94,7 +98,7 @@ class FailingStreamRewriter(StreamRewriter):
 
     def rewrite(self, payload: object) -> list[Payload] | None:
         if self._api.fails_on(payload):
-            raise self._api.fail()
+            raise self._api.counted_failure()
         return self._rewriter.rewrite(payload)
 
     def flush(self) -> list[Payload]:
