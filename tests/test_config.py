@@ -111,4 +111,4 @@ def test_starts_in_reasoning_accepts_a_callable() -> None:
 
 def test_splitter_rejects_a_non_bool_starts_in_reasoning() -> None:
     with pytest.raises(TypeError, match="starts_in_reasoning"):
-        ReasoningSplitter(starts_in_reasoning="yes")  # type: ignore[arg-type]
+        ReasoningSplitter(starts_in_reasoning="yes")

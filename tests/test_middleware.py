@@ -15,7 +15,7 @@ import json
 import logging
 import tracemalloc
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.lowlevel
@@ -32,7 +32,7 @@ from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Mount, WebSocketRoute
 from starlette.testclient import TestClient
 
-from asgi_reasoning import ReasoningMiddleware, ReasoningSplitter
+from asgi_reasoning import ReasoningMiddleware
 from tests.asgi_helpers import (
     CHAT_PATH,
     JSON_TYPE,
@@ -58,6 +58,7 @@ from tests.asgi_helpers import (
     sse_app,
     sse_event,
 )
+from tests.failing_api import FailingChatCompletionsAPI, any_event, carrying, serve_as
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
@@ -962,39 +963,29 @@ async def test_exception_mid_json_body_leaves_the_response_to_the_error_middlewa
     assert recorder.start["status"] == 500
 
 
-def failing_feed(calls_before_failure: int) -> Any:
-    original = ReasoningSplitter.feed
-    calls = 0
-
-    def feed(self: ReasoningSplitter, text: str) -> Any:
-        nonlocal calls
-        calls += 1
-        if calls > calls_before_failure:
-            raise RuntimeError("unexpected shape")
-        return original(self, text)
-
-    return feed
-
-
 async def test_json_rewrite_failure_sends_the_original_body(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(ReasoningSplitter, "feed", failing_feed(0))
+    api = FailingChatCompletionsAPI(fail_body=True)
+    serve_as(api, monkeypatch)
     with caplog.at_level(logging.ERROR, logger="asgi_reasoning"):
         await assert_forwarded_unchanged(json_app(completion(THINKING)))
+    assert api.failures == 1
     assert len(caplog.records) == 1
 
 
 async def test_stream_rewrite_failure_passes_the_stream_through(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(ReasoningSplitter, "feed", failing_feed(0))
+    api = FailingChatCompletionsAPI(fail_on=any_event)
+    serve_as(api, monkeypatch)
     app = sse_app(content_stream(["<think>a", "b</think>", "c", "<think>d</think>e"]))
     direct = await record(app)
     with caplog.at_level(logging.ERROR, logger="asgi_reasoning"):
         recorder = await record(ReasoningMiddleware(app))
     assert recorder.body == direct.body
     recorder.assert_complete()
+    assert api.failures == 1
     assert len(caplog.records) == 1
 
 
@@ -1002,8 +993,8 @@ async def test_stream_rewrite_failure_midway_sends_the_rest_as_the_app_did(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     events = content_stream(["<think>a", "b</think>", "c", "<think>d</think>e"])
-    # The third call to the splitter is where the rewrite fails.
-    monkeypatch.setattr(ReasoningSplitter, "feed", failing_feed(2))
+    api = FailingChatCompletionsAPI(fail_on=carrying("c"))
+    serve_as(api, monkeypatch)
     recorder = await record(ReasoningMiddleware(sse_app(events)))
     rewritten_head = [
         ROLE_CHUNK,
@@ -1012,13 +1003,16 @@ async def test_stream_rewrite_failure_midway_sends_the_rest_as_the_app_did(
     ]
     assert recorder.body == b"".join([*rewritten_head, *events[3:]])
     recorder.assert_complete()
+    assert api.failures == 1
 
 
 async def test_stream_rewrite_failure_loses_no_held_text(monkeypatch: pytest.MonkeyPatch) -> None:
     events = content_stream(["<think>a", "b</think>", "c <", "d"])
-    monkeypatch.setattr(ReasoningSplitter, "feed", failing_feed(3))
+    api = FailingChatCompletionsAPI(fail_on=carrying("d"))
+    serve_as(api, monkeypatch)
     recorder = await record(ReasoningMiddleware(sse_app(events)))
-    # After the failure the app's own bytes follow, so the rest is plain content.
+    assert api.failures == 1
+    # The "<" held back, in case a marker followed, goes out before the app's own bytes.
     assert assemble(recorder.body) == Assembled("ab", "c <d")
 
 

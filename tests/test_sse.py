@@ -369,7 +369,7 @@ def test_max_event_size_below_one_is_rejected(max_event_size: int) -> None:
 
 def test_max_event_size_must_be_an_int() -> None:
     with pytest.raises(TypeError, match="max_event_size"):
-        SSEParser(1.5)  # type: ignore[arg-type]
+        SSEParser(1.5)
 
 
 def test_many_events_fed_one_byte_at_a_time_match_one_shot() -> None:

@@ -7,23 +7,18 @@ from __future__ import annotations
 
 import pytest
 
-from asgi_reasoning.apis import chat_completions
 from tests.asgi_helpers import chunk, sse_event
+from tests.failing_api import FailingChatCompletionsAPI, carrying, serve_as
 from tests.regressions._exchange import stream_through
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_held_text_is_sent_once_when_a_rewrite_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = chat_completions.ChunkRewriter.rewrite
-
-    def fails_on_boom(self: chat_completions.ChunkRewriter, payload: object) -> object:
-        if "boom" in str(payload):
-            raise RuntimeError("boom")
-        return original(self, payload)
-
-    monkeypatch.setattr(chat_completions.ChunkRewriter, "rewrite", fails_on_boom)
+    api = FailingChatCompletionsAPI(fail_on=carrying("boom"))
+    serve_as(api, monkeypatch)
     message = sse_event(chunk("x <")) + sse_event(chunk("<th")) + sse_event(chunk("boom"))
     recorder = await stream_through([message])
+    assert api.failures == 1
     assert recorder.body.count(b"<th") == 1
     assert recorder.body.count(b"x <") + recorder.body.count(b'"<"') == 1

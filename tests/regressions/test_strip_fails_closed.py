@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from asgi_reasoning.apis import chat_completions
 from tests.asgi_helpers import JSON_TYPE, SSE_HEADERS, chunk, compact, completion, sse_event
+from tests.failing_api import FailingChatCompletionsAPI, carrying, serve_as
 from tests.regressions._exchange import body_through, stream_through
 
 pytestmark = pytest.mark.anyio
@@ -97,11 +97,10 @@ async def test_a_body_strip_cannot_filter_becomes_a_502(
 async def test_an_exception_in_the_rewriter_becomes_a_502(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def broken(*args: object) -> None:
-        raise RuntimeError("boom")
-
-    monkeypatch.setattr(chat_completions, "rewrite_completion", broken)
+    api = FailingChatCompletionsAPI(fail_body=True)
+    serve_as(api, monkeypatch)
     recorder = await body_through(THINKING, mode="strip")
+    assert api.failures == 1
     assert recorder.start["status"] == 502
     assert_replaced_by_an_error(recorder, recorder.body)
 
@@ -158,19 +157,11 @@ async def test_a_compressed_stream_is_replaced_by_an_error_event() -> None:
 async def test_an_exception_mid_stream_ends_it_with_an_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    calls = 0
-    original = chat_completions.ChunkRewriter.rewrite
-
-    def fails_second(self: chat_completions.ChunkRewriter, payload: object) -> object:
-        nonlocal calls
-        calls += 1
-        if calls == 3:
-            raise RuntimeError("boom")
-        return original(self, payload)
-
-    monkeypatch.setattr(chat_completions.ChunkRewriter, "rewrite", fails_second)
+    api = FailingChatCompletionsAPI(fail_on=carrying("more"))
+    serve_as(api, monkeypatch)
     events = [sse_event(chunk(t)) for t in ["Hi", "<think>", "secret", "more"]]
     recorder = await stream_through(events, mode="strip")
+    assert api.failures == 1
     assert b"secret" not in recorder.body
     assert b"Hi" in recorder.body
     assert json.loads(last_event(recorder.body).removeprefix(b"data: ")) == ERROR

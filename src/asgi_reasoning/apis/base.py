@@ -11,11 +11,20 @@ A rewrite returning ``None`` means "unchanged": the caller forwards the app's ow
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Final, NamedTuple, TypeAlias
 
 from ..effort import rewrite_effort
 from ..history import rewrite_history
+
+try:
+    from mypy_extensions import mypyc_attr
+except ImportError:  # The pure build needs no mypy_extensions: mypyc reads the source.
+
+    def mypyc_attr(*attrs: str, **kwattrs: object) -> Callable[[type], type]:  # type: ignore[misc]
+        """``mypy_extensions.mypyc_attr``, which only speaks to mypyc: the class as it was."""
+        return lambda cls: cls
+
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -48,6 +57,8 @@ event, and the sequence number of the first of those events (``number_hole(0)``)
 UNCHANGED: Final[FastDelta] = (None, 0)
 
 
+# Subclassed by test code too (failure injection), which the compiled build allows only so.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class StreamRewriter(ABC):
     """Rewrites the events of one streamed response, in order, with the state it needs.
 
@@ -105,6 +116,7 @@ class StreamRewriter(ABC):
         raise NotImplementedError
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class WireAPI(ABC):
     """What one API shape contributes: its paths, its request reading, its rewriters."""
 

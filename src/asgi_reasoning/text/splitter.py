@@ -344,7 +344,9 @@ class ReasoningSplitter:
         preset: str = "think",
         *,
         tags: Iterable[tuple[str, str]] | None = None,
-        starts_in_reasoning: bool | None = None,
+        # True, False or None, typed `object`: the compiled build checks an annotated type
+        # before the check below can name the argument, with a message that does not.
+        starts_in_reasoning: object = None,
     ) -> None:
         pairs = None if tags is None else tuple(tags)
         key: tuple[object, object] | None = (preset, pairs)
@@ -360,8 +362,11 @@ class ReasoningSplitter:
                 _CONSTRUCTED[key] = compiled
         if starts_in_reasoning is None:
             starts_in_reasoning = compiled[1]
-        elif starts_in_reasoning is not True and starts_in_reasoning is not False:
-            raise TypeError("starts_in_reasoning: expected True, False or None")
+        elif not isinstance(starts_in_reasoning, bool):
+            raise TypeError(
+                "starts_in_reasoning: expected True, False or None, "
+                f"got {type(starts_in_reasoning).__name__}"
+            )
         self._start(compiled[0], starts_in_reasoning)
 
     @classmethod
