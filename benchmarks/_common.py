@@ -109,3 +109,11 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
 
 def format_ratio(value: float) -> str:
     return f"{value:.2f}x"
+
+
+def build_name() -> str:
+    """Which build of the package is imported: the mypyc-compiled one or pure Python."""
+    import asgi_reasoning.bodies
+
+    is_compiled = str(asgi_reasoning.bodies.__file__).endswith((".so", ".pyd"))
+    return "compiled (mypyc)" if is_compiled else "pure Python"

@@ -33,7 +33,14 @@ import pydantic
 from asgi_reasoning import ReasoningMiddleware
 from benchmarks import messages_events, responses_events
 from benchmarks._asgi import http_scope, request_body, run_to_completion, sse_events, streaming_app
-from benchmarks._common import machine_lines, markdown_table, median, repeats_for, time_call
+from benchmarks._common import (
+    build_name,
+    machine_lines,
+    markdown_table,
+    median,
+    repeats_for,
+    time_call,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -198,12 +205,6 @@ def run(tokens: int = 2000, rounds: int = 5, budget_seconds: float = 0.05) -> li
     return results
 
 
-def _is_compiled() -> bool:
-    import asgi_reasoning.bodies
-
-    return str(asgi_reasoning.bodies.__file__).endswith((".so", ".pyd"))
-
-
 def render(results: Sequence[Result]) -> str:
     rows = [
         [
@@ -218,7 +219,7 @@ def render(results: Sequence[Result]) -> str:
         ]
         for r in results
     ]
-    build = "compiled (mypyc)" if _is_compiled() else "pure Python"
+    build = build_name()
     header = [
         "API",
         "case",

@@ -29,6 +29,7 @@ import orjson
 from asgi_reasoning import ReasoningMiddleware
 from benchmarks._asgi import MODEL, http_scope, json_app, request_body, run_to_completion
 from benchmarks._common import (
+    build_name,
     format_ratio,
     machine_lines,
     markdown_table,
@@ -247,12 +248,6 @@ def run(rounds: int = 5, budget_seconds: float = 0.05, size: int = BODY_SIZE) ->
     return results
 
 
-def _is_compiled() -> bool:
-    import asgi_reasoning.bodies
-
-    return str(asgi_reasoning.bodies.__file__).endswith((".so", ".pyd"))
-
-
 def render(results: Sequence[Result]) -> str:
     rows = [
         [
@@ -266,7 +261,7 @@ def render(results: Sequence[Result]) -> str:
         ]
         for r in results
     ]
-    build = "compiled (mypyc)" if _is_compiled() else "pure Python"
+    build = build_name()
     header = [
         "API",
         "case",
