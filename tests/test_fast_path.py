@@ -130,14 +130,20 @@ def chat_events(draw: st.DrawFn) -> tuple[list[Payload], int]:
     """A Chat Completions stream of one or two choices, in the shapes servers send."""
     choices = draw(st.sampled_from([1, 1, 2]))
     role_every_chunk = draw(st.booleans())  # Ollama
-    extra = draw(st.sampled_from([{}, {"stop_reason": None}, {"token_ids": [7]}]))
+    # vLLM's stop_reason, extension fields, SGLang's matched_stop and null delta fields.
+    extra = draw(
+        st.sampled_from([{}, {"stop_reason": None}, {"token_ids": [7]}, {"matched_stop": None}])
+    )
+    null_fields = draw(st.sampled_from([{}, {"reasoning_content": None, "tool_calls": None}]))
     usage = draw(st.sampled_from([{}, {"usage": None}]))
+    # OpenAI's `obfuscation`: a value of its own in every chunk, which no template matches.
+    varies = draw(st.booleans())
     events = [chunk("", index=index, delta={"role": "assistant"}) for index in range(choices)]
     for position, token in enumerate(draw(TOKENS)):
         role = {"role": "assistant"} if role_every_chunk else {}
-        event = chunk(token, index=position % choices, delta=role)
+        event = chunk(token, index=position % choices, delta={**role, **null_fields})
         event["choices"][0].update(extra)
-        events.append({**event, **usage})
+        events.append({**event, **usage, **({"obfuscation": "x" * position} if varies else {})})
     events += [chunk(None, index=index, finish_reason="stop") for index in range(choices)]
     return events, choices
 
@@ -202,6 +208,7 @@ class CountingRewriter(StreamRewriter):
         self.inner = inner
         self.parsed = 0
         self.fast = 0
+        self.shapes_asked = 0
 
     @property
     def is_transparent(self) -> bool:
@@ -215,6 +222,7 @@ class CountingRewriter(StreamRewriter):
         return self.inner.flush()
 
     def text_delta_shape(self, payload: Payload) -> TextDeltaShape | None:
+        self.shapes_asked += 1
         return self.inner.text_delta_shape(payload)
 
     def rewrite_text_delta(
@@ -265,3 +273,19 @@ def test_reasoning_tokens_of_every_api_take_the_fast_path(api: WireAPI, body: li
     # The first reasoning token teaches the shape; the rest are read from their bytes.
     assert counting.fast >= len(WORDS) - 1
     assert counting.parsed <= len(body) - len(WORDS) + 1
+
+
+def test_a_stream_whose_every_chunk_differs_stops_trying_to_learn() -> None:
+    events = [chunk("<think>")] + [chunk(word) for word in WORDS]
+    for position, event in enumerate(events):
+        event["obfuscation"] = "x" * position
+    body = [b"data: " + encode(event, "compact") + b"\n\n" for event in events]
+    config = ReasoningMiddleware(None).config  # type: ignore[arg-type]
+    policy = decide_policy(config, {}, thinking=None)
+    counting = CountingRewriter(CHAT.new_stream(policy, {}))
+    rewriter = SSEBodyRewriter(CHAT, policy, counting)
+    sent = b"".join(rewriter.feed(message) for message in body) + rewriter.finish()
+    assert sent.count(b'"reasoning_content":" step"') == WORDS.count(" step")
+    assert counting.fast == 0
+    # A few shapes are learned and never match; then no more time goes into learning.
+    assert counting.shapes_asked <= 10

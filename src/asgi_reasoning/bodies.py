@@ -42,11 +42,13 @@ ALWAYS_INSPECT: Final = (b"\\u",)
 
 
 # The byte-level fast path (SSEBodyRewriter, wire/templates.py): shapes kept per stream (one
-# per choice of an `n > 1` request), and how many events of a text-delta shape may fail to be
-# learned (bytes not as the JSON backend writes them) before the stream stops trying, and how
-# many events are parsed, shortcut or not, to learn a shape at the start of a stream.
+# per choice of an `n > 1` request); how many times in a row a stream may try to learn a
+# shape (bytes not as the JSON backend writes them, or a shape learned that no later event
+# matched: a value that changes every event, such as OpenAI's `obfuscation`) before it stops
+# trying until a shape matches again; and how many events are parsed, shortcut or not, to
+# learn a shape at the start of a stream.
 MAX_SHAPES: Final = 4
-MAX_UNLEARNABLE: Final = 8
+MAX_TRIES_TO_LEARN: Final = 8
 PARSES_TO_LEARN: Final = 8
 
 # What a client is told when strip fails closed; the log says why.
@@ -239,11 +241,11 @@ class SSEBodyRewriter:
         self._events = events
         self._shapes: list[_LearnedShape] = []
         # Strip is left to the general path: every event there is checked for what it holds.
-        self._unlearnable = MAX_UNLEARNABLE if fast_path and policy.mode != "strip" else 0
+        self._tries_to_learn = MAX_TRIES_TO_LEARN if fast_path and policy.mode != "strip" else 0
         # While positive, events that the shortcut below would forward unread are parsed, so
         # that a stream with nothing to rewrite yet learns its shape too: a template match
-        # costs less than the shortcut's search for every trigger. Zero once a shape matched.
-        self._parses_to_learn = PARSES_TO_LEARN if self._unlearnable else 0
+        # costs no more than the shortcut's search for every trigger. Zero once a shape matched.
+        self._parses_to_learn = PARSES_TO_LEARN if self._tries_to_learn else 0
         self._body_in_hand = b""
         grammar = compile_grammar(policy.tag_format)
         self._triggers = (
@@ -310,6 +312,7 @@ class SSEBodyRewriter:
             if outcome is None:
                 return None
             self._parses_to_learn = 0
+            self._tries_to_learn = MAX_TRIES_TO_LEARN
             self._line_ending = shape.line_ending
             events, first_number = outcome
             if events is None:
@@ -341,16 +344,17 @@ class SSEBodyRewriter:
             return
         if _json.dumps(payload) != data:
             # Not as the backend writes it (spaces, escapes): a template would not match.
-            self._unlearnable -= 1
+            self._tries_to_learn -= 1
             return
         holed = _with_holes(payload, shape)
         framing = raw[: len(raw) - len(data) - 2 * len(line_ending)]
         template = ByteTemplate.cut(framing + _json.dumps(holed) + line_ending + line_ending)
         if len(template.holes) != (1 if shape.number is None else 2):
-            self._unlearnable -= 1
+            self._tries_to_learn -= 1
             return
         learned = _LearnedShape(shape.key, template, holed, event, line_ending)
         self._shapes = [learned, *self._shapes[: MAX_SHAPES - 1]]
+        self._tries_to_learn -= 1
 
     def finish(self) -> bytes:
         """The bytes that end the body: what the parser and then the rewriter still held."""
@@ -436,13 +440,13 @@ class SSEBodyRewriter:
             self._log_unknown("an SSE data field is not JSON")
             return raw
         rewritten = self._events.rewrite(payload)
-        if self._unlearnable > 0 and raw is self._body_in_hand:
+        if self._tries_to_learn > 0 and raw is self._body_in_hand:
             try:
                 self._learn(raw, event, data, line_ending, payload)
             except Exception:
                 # The event was rewritten already: a shape nobody foresaw only ends learning.
                 logger.debug("could not learn a %s event's shape", self._api.name, exc_info=True)
-                self._unlearnable = self._parses_to_learn = 0
+                self._tries_to_learn = self._parses_to_learn = 0
         if rewritten is None:
             return raw
         if not rewritten:

@@ -57,10 +57,7 @@ LAST_CHOICE_KEYS: Final = ("finish_reason", "logprobs", "stop_reason")
 # A choice's own keys; any other (vLLM's token_ids) is an extension that belongs to the
 # delta's text and travels with it.
 CHOICE_KEYS: Final = frozenset({"index", "delta", "message", *LAST_CHOICE_KEYS})
-# The fast path's text delta: a choice with these keys only, the last three null, and a
-# delta of content (and role) only, as vLLM, SGLang, llama.cpp and Ollama send every token.
-TEXT_DELTA_CHOICE_KEYS: Final = frozenset({"index", "delta", *LAST_CHOICE_KEYS})
-TEXT_DELTA_KEYS: Final = frozenset({"role", "content"})
+# Where the fast path's text delta keeps its text (ChunkRewriter.text_delta_shape).
 TEXT_DELTA_PATH: Final = ("choices", 0, "delta", "content")
 _REASONING_DELTA: Final[FastDelta] = (REASONING, 0)
 MAX_CHOICES: Final = 1000
@@ -451,7 +448,12 @@ class ChunkRewriter(StreamRewriter):
         return chunks
 
     def text_delta_shape(self, payload: Payload) -> TextDeltaShape | None:
-        """One choice of plain text: no logprobs, no finish, no usage object, no extension."""
+        """One choice of plain text: no logprobs, no finish, no usage object.
+
+        The delta holds its content and maybe a role; any other key of it is null (SGLang
+        writes ``"reasoning_content":null,"tool_calls":null``). Other choice keys (SGLang's
+        ``matched_stop``) are kept as they are, as by ``rewrite``.
+        """
         choices = payload.get("choices")
         if not isinstance(choices, list) or len(choices) != 1:
             return None
@@ -459,7 +461,6 @@ class ChunkRewriter(StreamRewriter):
         if (
             not isinstance(choice, dict)
             or isinstance(payload.get("usage"), dict)
-            or not choice.keys() <= TEXT_DELTA_CHOICE_KEYS
             or any(choice.get(key) is not None for key in LAST_CHOICE_KEYS)
         ):
             return None
@@ -467,7 +468,11 @@ class ChunkRewriter(StreamRewriter):
         if (
             not isinstance(delta, dict)
             or not isinstance(delta.get("content"), str)
-            or not delta.keys() <= TEXT_DELTA_KEYS
+            or not all(
+                value is None or (key == "role" and isinstance(value, str))
+                for key, value in delta.items()
+                if key != "content"
+            )
         ):
             return None
         key = _choice_key(choice.get("index", 0))
