@@ -342,19 +342,19 @@ class SSEBodyRewriter:
         shape = self._events.text_delta_shape(payload)
         if shape is None:
             return
+        # Every try counts, learned or not; an event read by a template gives them back.
+        self._tries_to_learn -= 1
         if _json.dumps(payload) != data:
             # Not as the backend writes it (spaces, escapes): a template would not match.
-            self._tries_to_learn -= 1
             return
         holed = _with_holes(payload, shape)
         framing = raw[: len(raw) - len(data) - 2 * len(line_ending)]
         template = ByteTemplate.cut(framing + _json.dumps(holed) + line_ending + line_ending)
         if len(template.holes) != (1 if shape.number is None else 2):
-            self._tries_to_learn -= 1
+            # A sentinel's text was in the event already.
             return
         learned = _LearnedShape(shape.key, template, holed, event, line_ending)
         self._shapes = [learned, *self._shapes[: MAX_SHAPES - 1]]
-        self._tries_to_learn -= 1
 
     def finish(self) -> bytes:
         """The bytes that end the body: what the parser and then the rewriter still held."""
