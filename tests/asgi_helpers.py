@@ -6,6 +6,7 @@ in order, with the exact bytes and headers (``httpx.ASGITransport`` would join t
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import dataclass
@@ -353,3 +354,37 @@ async def assert_forwarded_unchanged(
     direct = await record(app, scope)
     wrapped = await record(ReasoningMiddleware(app, **options), scope)
     assert wrapped.messages == direct.messages
+
+
+async def strip_stream_body(
+    events: Sequence[JSONObject],
+    *,
+    path: str,
+    request: JSONObject,
+    preset: str,
+    line_ending: bytes,
+    cuts: Sequence[int],
+    by_request: bool,
+) -> bytes:
+    """What a client reads of ``events`` (named SSE events, cut at ``cuts``) under strip.
+
+    Strip is configured, or (``by_request``) asked for by the request, as a request may move
+    toward strip. Every event sent must be valid JSON.
+    """
+    body = b"".join(
+        sse_event(event, line_ending=line_ending, name=str(event["type"])) for event in events
+    )
+    points = sorted({cut % (len(body) + 1) for cut in cuts} | {0, len(body)})
+    chunks = [body[a:b] for a, b in itertools.pairwise(points)]
+    options: dict[str, Any] = {"preset": preset}
+    if by_request:
+        request = {**request, "reasoning_format": "hidden"}
+    else:
+        options["mode"] = "strip"
+    app = ReasoningMiddleware(sse_app(chunks), **options)
+    recorder = await record(app, http_scope(path), json_request(request))
+    for raw in split_events(recorder.body):
+        text = event_data(raw)
+        if text is not None:
+            json.loads(text)
+    return recorder.body

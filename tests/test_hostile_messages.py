@@ -7,7 +7,6 @@ In the other modes odd events never raise and nothing the app sent is lost.
 
 from __future__ import annotations
 
-import itertools
 import json
 from typing import Any
 
@@ -27,14 +26,13 @@ from asgi_reasoning.policy import Policy
 from asgi_reasoning.text.presets import PRESETS
 from asgi_reasoning.text.splitter import ReasoningSplitter
 from tests.asgi_helpers import (
-    event_data,
     http_scope,
     json_request,
     record,
     response_app,
-    split_events,
     sse_app,
     sse_event,
+    strip_stream_body,
 )
 
 Payload = dict[str, Any]
@@ -235,10 +233,6 @@ def test_open_blocks_are_capped_and_strip_refuses_more() -> None:
 # Through the middleware
 
 
-def sse(payload: Payload, line_ending: bytes) -> bytes:
-    return sse_event(payload, line_ending=line_ending, name=str(payload["type"]))
-
-
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     data=st.data(),
@@ -252,23 +246,16 @@ async def test_strip_stream_through_the_middleware_carries_no_reasoning(
     data: st.DataObject, preset: str, line_ending: bytes, cuts: list[int], switch: bool
 ) -> None:
     stream = data.draw(st.lists(events(preset), max_size=10))
-    body = b"".join(sse(event, line_ending) for event in stream)
-    points = sorted({c % (len(body) + 1) for c in cuts} | {0, len(body)})
-    chunks = [body[a:b] for a, b in itertools.pairwise(points)]
-    # Strip configured, or asked for by the request (a request may move toward strip).
-    options: dict[str, Any] = {"preset": preset}
-    request: Payload = {"model": "m", "stream": True}
-    if switch:
-        request["reasoning_format"] = "hidden"
-    else:
-        options["mode"] = "strip"
-    app = ReasoningMiddleware(sse_app(chunks), **options)
-    recorder = await record(app, http_scope("/v1/messages"), json_request(request))
-    assert SECRET.encode() not in recorder.body
-    for raw in split_events(recorder.body):
-        text = event_data(raw)
-        if text is not None:
-            json.loads(text)
+    body = await strip_stream_body(
+        stream,
+        path="/v1/messages",
+        request={"model": "m", "stream": True},
+        preset=preset,
+        line_ending=line_ending,
+        cuts=cuts,
+        by_request=switch,
+    )
+    assert SECRET.encode() not in body
 
 
 @pytest.mark.anyio
@@ -358,7 +345,7 @@ def test_valid_events_stay_valid_and_keep_every_character(
 async def test_strip_reads_a_thinking_delta_that_holds_no_marker_byte() -> None:
     delta = {"type": "content_block_delta", "index": 0, "delta": {}}
     delta["delta"] = {"type": "thinking_delta", "thinking": SECRET}
-    app = ReasoningMiddleware(sse_app([sse(delta, b"\n")]), mode="strip")
+    app = ReasoningMiddleware(sse_app([sse_event(delta, name=str(delta["type"]))]), mode="strip")
     recorder = await record(
         app, http_scope("/v1/messages"), json_request({"model": "m", "stream": True})
     )

@@ -7,7 +7,6 @@ response). In the other modes odd events never raise, and answer text is never l
 
 from __future__ import annotations
 
-import itertools
 import json
 from typing import Any
 
@@ -27,14 +26,13 @@ from asgi_reasoning.policy import Policy
 from asgi_reasoning.text.presets import PRESETS
 from asgi_reasoning.text.splitter import ReasoningSplitter
 from tests.asgi_helpers import (
-    event_data,
     http_scope,
     json_request,
     record,
     response_app,
-    split_events,
     sse_app,
     sse_event,
+    strip_stream_body,
 )
 from tests.responses_app import FunctionCall, stream_events
 
@@ -254,10 +252,6 @@ def test_tracked_items_are_capped_and_strip_refuses_more() -> None:
 # Through the middleware
 
 
-def sse(payload: Payload, line_ending: bytes) -> bytes:
-    return sse_event(payload, line_ending=line_ending, name=str(payload["type"]))
-
-
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     data=st.data(),
@@ -271,22 +265,16 @@ async def test_strip_stream_through_the_middleware_carries_no_reasoning(
     data: st.DataObject, preset: str, line_ending: bytes, cuts: list[int], switch: bool
 ) -> None:
     stream = data.draw(st.lists(events(preset), max_size=10))
-    body = b"".join(sse(event, line_ending) for event in stream)
-    points = sorted({c % (len(body) + 1) for c in cuts} | {0, len(body)})
-    chunks = [body[a:b] for a, b in itertools.pairwise(points)]
-    options: dict[str, Any] = {"preset": preset}
-    request: Payload = {"model": "m", "stream": True, "input": "hi"}
-    if switch:
-        request["reasoning_format"] = "hidden"
-    else:
-        options["mode"] = "strip"
-    app = ReasoningMiddleware(sse_app(chunks), **options)
-    recorder = await record(app, http_scope(PATH), json_request(request))
-    assert SECRET.encode() not in recorder.body
-    for raw in split_events(recorder.body):
-        text = event_data(raw)
-        if text is not None:
-            json.loads(text)
+    body = await strip_stream_body(
+        stream,
+        path=PATH,
+        request={"model": "m", "stream": True, "input": "hi"},
+        preset=preset,
+        line_ending=line_ending,
+        cuts=cuts,
+        by_request=switch,
+    )
+    assert SECRET.encode() not in body
 
 
 @pytest.mark.anyio
@@ -352,7 +340,7 @@ def test_valid_events_stay_valid_numbered_and_keep_every_character(
 async def test_strip_reads_a_reasoning_item_done_that_holds_no_marker_byte() -> None:
     item = {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": SECRET}
     done = {"type": "response.output_item.done", "output_index": 0, "item": item}
-    app = ReasoningMiddleware(sse_app([sse(done, b"\n")]), mode="strip")
+    app = ReasoningMiddleware(sse_app([sse_event(done, name=str(done["type"]))]), mode="strip")
     recorder = await record(app, http_scope(PATH), json_request({"model": "m", "stream": True}))
     assert SECRET.encode() not in recorder.body
     assert b"event: error" in recorder.body
