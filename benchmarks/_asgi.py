@@ -189,6 +189,46 @@ def call_app(app: ASGIApp, request: bytes) -> list[Message]:
     return sent
 
 
+def caller(app: ASGIApp, path: str, request: bytes) -> Callable[[], list[Message]]:
+    """A function that POSTs ``request`` to ``path`` of ``app`` once, in-process.
+
+    It returns the messages the app sent. The scope is built once, so repeated calls time
+    the request alone.
+    """
+    scope = {**http_scope(request), "path": path, "raw_path": path.encode()}
+
+    def call() -> list[Message]:
+        sent: list[Message] = []
+        pending: list[Message] = [{"type": "http.request", "body": request}]
+
+        async def receive() -> Message:
+            return pending.pop() if pending else {"type": "http.disconnect"}
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        run_to_completion(app(dict(scope), receive, send))
+        return sent
+
+    return call
+
+
+def orjson_round_trip(data: bytes) -> bytes:
+    """One orjson parse and serialisation: the reference the middleware's cost is divided by."""
+    return orjson.dumps(orjson.loads(data))
+
+
+def orjson_round_trips(payloads: Sequence[bytes]) -> Callable[[], None]:
+    """A function making one orjson round trip of each of ``payloads``."""
+    loads, dumps = orjson.loads, orjson.dumps
+
+    def round_trips() -> None:
+        for payload in payloads:
+            dumps(loads(payload))
+
+    return round_trips
+
+
 def sse_data(messages: Sequence[Message]) -> list[bytes]:
     """The ``data:`` payloads of the SSE events in ``messages`` (LF line ends, as sent)."""
     body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")

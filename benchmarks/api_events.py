@@ -27,12 +27,17 @@ import gc
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import orjson
 import pydantic
 
 from asgi_reasoning import ReasoningMiddleware
 from benchmarks import messages_events, responses_events
-from benchmarks._asgi import http_scope, request_body, run_to_completion, sse_events, streaming_app
+from benchmarks._asgi import (
+    caller,
+    orjson_round_trip,
+    request_body,
+    sse_events,
+    streaming_app,
+)
 from benchmarks._common import (
     build_name,
     machine_lines,
@@ -105,22 +110,7 @@ APIS = (
 
 
 def _caller(app: ASGIApp, api: _API) -> Callable[[], list[Message]]:
-    scope = {**http_scope(api.request), "path": api.path, "raw_path": api.path.encode()}
-
-    def call() -> list[Message]:
-        sent: list[Message] = []
-        request: list[Message] = [{"type": "http.request", "body": api.request}]
-
-        async def receive() -> Message:
-            return request.pop(0) if request else {"type": "http.disconnect"}
-
-        async def send(message: Message) -> None:
-            sent.append(message)
-
-        run_to_completion(app(dict(scope), receive, send))
-        return sent
-
-    return call
+    return caller(app, api.path, api.request)
 
 
 def _body(messages: Sequence[Message]) -> bytes:
@@ -145,10 +135,6 @@ class Result:
     @property
     def vs_pydantic(self) -> float:
         return self.added_per_event / self.pydantic_chunk
-
-
-def _round_trip(data: bytes) -> bytes:
-    return orjson.dumps(orjson.loads(data))
 
 
 def _tokens(count: int) -> list[str]:
@@ -197,7 +183,7 @@ def run(tokens: int = 2000, rounds: int = 5, budget_seconds: float = 0.05) -> li
                     case=case,
                     events=len(words),
                     added_per_event=max(added[0] - added[1], 0.0) / len(words),
-                    round_trip=_timed(functools.partial(_round_trip, data), rounds, 0.01),
+                    round_trip=_timed(functools.partial(orjson_round_trip, data), rounds, 0.01),
                     pydantic_chunk=_timed(lambda: pydantic_chunk(words[1]), rounds, 0.01),
                     output_ok=output_ok,
                 )

@@ -27,7 +27,13 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from asgi_reasoning import ReasoningMiddleware
-from benchmarks._asgi import MODEL, http_scope, json_app, request_body, run_to_completion
+from benchmarks._asgi import (
+    MODEL,
+    caller,
+    json_app,
+    orjson_round_trip,
+    request_body,
+)
 from benchmarks._common import (
     build_name,
     format_ratio,
@@ -157,26 +163,7 @@ def response_text(case: str, size: int = BODY_SIZE) -> str:
 
 
 def _caller(app: ASGIApp, api: _API) -> Callable[[], list[Message]]:
-    scope = {**http_scope(api.request), "path": api.path, "raw_path": api.path.encode()}
-
-    def call() -> list[Message]:
-        sent: list[Message] = []
-        request: list[Message] = [{"type": "http.request", "body": api.request}]
-
-        async def receive() -> Message:
-            return request.pop() if request else {"type": "http.disconnect"}
-
-        async def send(message: Message) -> None:
-            sent.append(message)
-
-        run_to_completion(app(dict(scope), receive, send))
-        return sent
-
-    return call
-
-
-def _round_trip(body: bytes) -> bytes:
-    return orjson.dumps(orjson.loads(body))
+    return caller(app, api.path, api.request)
 
 
 @dataclass(frozen=True)
@@ -216,7 +203,7 @@ def run(rounds: int = 5, budget_seconds: float = 0.05, size: int = BODY_SIZE) ->
             bare = json_app(body)
             calls[(api.name, case, "bare")] = _caller(bare, api)
             calls[(api.name, case, "wrapped")] = _caller(ReasoningMiddleware(bare), api)
-            calls[(api.name, case, "orjson")] = functools.partial(_round_trip, body)
+            calls[(api.name, case, "orjson")] = functools.partial(orjson_round_trip, body)
     repeats = {key: repeats_for(call, budget_seconds) for key, call in calls.items()}
     samples: dict[tuple[str, str, str], list[float]] = {key: [] for key in calls}
     for round_index in range(rounds):

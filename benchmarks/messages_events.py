@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from asgi_reasoning import ReasoningMiddleware
-from benchmarks._asgi import ASGIApp, Message, run_to_completion, streaming_app
+from benchmarks._asgi import ASGIApp, Message, orjson_round_trips, run_to_completion, streaming_app
 from benchmarks._common import (
     format_ratio,
     machine_lines,
@@ -220,16 +220,6 @@ def build_cases(tokens: int = 2000) -> list[Case]:
     return cases
 
 
-def _round_trip(payloads: Sequence[bytes]) -> Callable[[], None]:
-    loads, dumps = orjson.loads, orjson.dumps
-
-    def round_trip() -> None:
-        for payload in payloads:
-            dumps(loads(payload))
-
-    return round_trip
-
-
 def run(tokens: int = 2000, rounds: int = 5, budget_seconds: float = 0.05) -> list[CaseResult]:
     cases = build_cases(tokens)
     calls: dict[tuple[str, str], Callable[[], object]] = {}
@@ -239,7 +229,7 @@ def run(tokens: int = 2000, rounds: int = 5, budget_seconds: float = 0.05) -> li
         if case.baseline is not None:
             calls[(case.name, "baseline bare")] = functools.partial(call_app, case.baseline[0])
             calls[(case.name, "baseline")] = functools.partial(call_app, case.baseline[1])
-        calls[(case.name, "orjson")] = _round_trip(case.deltas)
+        calls[(case.name, "orjson")] = orjson_round_trips(case.deltas)
     repeats = {key: repeats_for(call, budget_seconds) for key, call in calls.items()}
     samples: dict[tuple[str, str], list[float]] = {key: [] for key in calls}
     for round_index in range(rounds):

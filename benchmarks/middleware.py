@@ -24,6 +24,7 @@ from benchmarks._asgi import (
     completion_body,
     joined_stream_text,
     json_app,
+    orjson_round_trips,
     request_body,
     sse_events,
     streaming_app,
@@ -175,16 +176,6 @@ def _check_output(case: Case) -> bool:
     return (message.get("reasoning_content") or "", message.get("content") or "") == case.expected
 
 
-def _round_trip(payloads: Sequence[bytes]) -> Callable[[], None]:
-    loads, dumps = orjson.loads, orjson.dumps
-
-    def round_trip() -> None:
-        for payload in payloads:
-            dumps(loads(payload))
-
-    return round_trip
-
-
 def run(
     tokens: int = 2000,
     rounds: int = 5,
@@ -196,7 +187,7 @@ def run(
     for case in cases:
         calls[(case.name, "bare")] = functools.partial(call_app, case.bare, case.request)
         calls[(case.name, "wrapped")] = functools.partial(call_app, case.wrapped, case.request)
-        calls[(case.name, "orjson")] = _round_trip(case.payloads)
+        calls[(case.name, "orjson")] = orjson_round_trips(case.payloads)
     repeats = {key: repeats_for(call, budget_seconds) for key, call in calls.items()}
     samples: dict[tuple[str, str], list[float]] = {key: [] for key in calls}
     for round_index in range(rounds):

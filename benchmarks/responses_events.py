@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from asgi_reasoning import ReasoningMiddleware
-from benchmarks._asgi import ASGIApp, http_scope, request_body, run_to_completion, streaming_app
+from benchmarks._asgi import (
+    ASGIApp,
+    http_scope,
+    orjson_round_trip,
+    request_body,
+    run_to_completion,
+    streaming_app,
+)
 from benchmarks._common import (
     format_ratio,
     machine_lines,
@@ -182,10 +189,7 @@ def run(tokens: int = 2000, rounds: int = 5, budget_seconds: float = 0.05) -> li
     for case in cases:
         calls[(case.name, "bare")] = functools.partial(_call, case.bare, request)
         calls[(case.name, "wrapped")] = functools.partial(_call, case.wrapped, request)
-        payload = case.delta_payload
-        calls[(case.name, "orjson")] = functools.partial(
-            lambda p: orjson.dumps(orjson.loads(p)), payload
-        )
+        calls[(case.name, "orjson")] = functools.partial(orjson_round_trip, case.delta_payload)
     repeats = {key: repeats_for(call, budget_seconds) for key, call in calls.items()}
     samples: dict[tuple[str, str], list[float]] = {key: [] for key in calls}
     for round_index in range(rounds):
