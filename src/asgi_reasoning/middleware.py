@@ -181,7 +181,8 @@ class ReasoningMiddleware:
                 body, encoded = rewritten
                 # The app reads the new body whole, then the server's own messages.
                 scope = {**scope, "headers": _with_content_length(scope, len(encoded))}
-                receive = _receive_once(encoded, server_receive)
+                request_message = {"type": "http.request", "body": encoded, "more_body": False}
+                receive = _replay([request_message], server_receive)
         thinking = api.thinking_requested(body) if body is not None else None
         policy = decide_policy(config, body, thinking=thinking)
         if policy.mode == "passthrough":
@@ -435,16 +436,6 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
 
 async def _send_nothing() -> None:
     """What ``send`` returns for a message that leaves nothing to send (all of it held)."""
-
-
-def _receive_once(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` giving ``body`` as one ``http.request`` message, then ``receive``'s own."""
-    pending = [{"type": "http.request", "body": body, "more_body": False}]
-
-    async def receive_rewritten() -> Message:
-        return pending.pop() if pending else await receive()
-
-    return receive_rewritten
 
 
 def _media_type(headers: Iterable[Sequence[bytes]]) -> bytes:
