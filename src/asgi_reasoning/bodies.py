@@ -102,7 +102,7 @@ def may_change_json_body(body: bytes, api: WireAPI, fmt: TagFormat) -> bool:
     False only when it holds no first character of a marker, no JSON escape (which could
     hide one, or a field name) and none of ``api.body_inspect`` (native reasoning).
     """
-    for trigger in _body_triggers(fmt):
+    for trigger in marker_triggers(fmt):
         if body.find(trigger) >= 0:
             return True
     if _has_unicode_escape(body):
@@ -148,19 +148,18 @@ def rewrite_json_body_parsed(body: bytes, api: WireAPI, policy: Policy) -> bytes
 
 # The first characters of each format's markers, as JSON bytes, by identity (as
 # compile_grammar caches): a few formats per process, so the table stays small.
-_BODY_TRIGGERS: Final[dict[int, tuple[TagFormat, tuple[bytes, ...]]]] = {}
-_BODY_TRIGGERS_MAX: Final = 256
+_MARKER_TRIGGERS: Final[dict[int, tuple[TagFormat, tuple[bytes, ...]]]] = {}
+_MARKER_TRIGGERS_MAX: Final = 256
 
 
-def _body_triggers(fmt: TagFormat) -> tuple[bytes, ...]:
-    entry = _BODY_TRIGGERS.get(id(fmt))
+def marker_triggers(fmt: TagFormat) -> tuple[bytes, ...]:
+    """The bytes, as a JSON string holds them, that may begin a marker met in content."""
+    entry = _MARKER_TRIGGERS.get(id(fmt))
     if entry is not None and entry[0] is fmt:
         return entry[1]
-    grammar = compile_grammar(fmt)
-    # ALWAYS_INSPECT's escape is looked for apart (_has_unicode_escape).
-    triggers = tuple(map(_json.string_bytes, grammar.in_content.first_chars))
-    if len(_BODY_TRIGGERS) < _BODY_TRIGGERS_MAX:
-        _BODY_TRIGGERS[id(fmt)] = (fmt, triggers)
+    triggers = tuple(map(_json.string_bytes, compile_grammar(fmt).in_content.first_chars))
+    if len(_MARKER_TRIGGERS) < _MARKER_TRIGGERS_MAX:
+        _MARKER_TRIGGERS[id(fmt)] = (fmt, triggers)
     return triggers
 
 
@@ -247,9 +246,8 @@ class SSEBodyRewriter:
         # costs no more than the shortcut's search for every trigger. Zero once a shape matched.
         self._parses_to_learn = PARSES_TO_LEARN if self._tries_to_learn else 0
         self._body_in_hand = b""
-        grammar = compile_grammar(policy.tag_format)
         self._triggers = (
-            *map(_json.string_bytes, grammar.in_content.first_chars),
+            *marker_triggers(policy.tag_format),
             *ALWAYS_INSPECT,
             *api.always_inspect,
         )
