@@ -1,17 +1,24 @@
-"""What every benchmark shares: timing, the machine description, and Markdown tables."""
+"""What every benchmark shares: timing, the machine description, Markdown tables, a server."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib.metadata
 import os
 import platform
+import socket
 import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
+
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 PACKAGES = (
     "asgi-reasoning",
@@ -117,3 +124,45 @@ def build_name() -> str:
 
     is_compiled = str(asgi_reasoning.bodies.__file__).endswith((".so", ".pyd"))
     return "compiled (mypyc)" if is_compiled else "pure Python"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def uvicorn_server(app: str) -> Iterator[str]:
+    """uvicorn (uvloop, httptools) serving ``app`` (``module:name``) in a process of its own.
+
+    On a free loopback port; yields its base URL once it accepts connections.
+    """
+    port = _free_port()
+    command = [
+        *(sys.executable, "-m", "uvicorn", app),
+        *("--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http", "httptools"),
+        *("--no-access-log", "--lifespan", "off", "--log-level", "warning"),
+    ]
+    # The repository on the path for `benchmarks`, not `src`: the installed build is measured.
+    environment = {**os.environ, "PYTHONPATH": str(REPOSITORY)}
+    server = subprocess.Popen(command, cwd=REPOSITORY, env=environment)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"uvicorn for {app} exited with {server.returncode}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"uvicorn for {app} did not start in 30 s")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

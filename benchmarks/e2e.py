@@ -11,23 +11,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
-import socket
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import openai
 
-from benchmarks._common import format_ratio, machine_lines, markdown_table, median
+from benchmarks._common import format_ratio, machine_lines, markdown_table, median, uvicorn_server
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-REPOSITORY = Path(__file__).resolve().parent.parent
 VARIANTS = ("bare", "wrapped")
 
 
@@ -49,56 +43,11 @@ class EndToEndResults:
     requests_per_second: dict[str, list[float]]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def serve(app: str) -> Iterator[str]:
-    """Run uvicorn with ``benchmarks.e2e_app:<app>`` on a free loopback port; its base URL."""
-    port = _free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        f"benchmarks.e2e_app:{app}",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--no-access-log",
-        "--lifespan",
-        "off",
-        "--log-level",
-        "warning",
-    ]
-    environment = {**os.environ, "PYTHONPATH": str(REPOSITORY)}
-    server = subprocess.Popen(command, cwd=REPOSITORY, env=environment)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError(f"uvicorn for {app} exited with {server.returncode}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"uvicorn for {app} did not start in 30 s")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    """uvicorn serving ``benchmarks.e2e_app:<app>`` on a free loopback port; the API base URL."""
+    with uvicorn_server(f"benchmarks.e2e_app:{app}") as base_url:
+        yield base_url + "/v1"
 
 
 async def stream_once(client: openai.AsyncOpenAI, tokens: int) -> StreamTiming:

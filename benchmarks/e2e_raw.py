@@ -21,13 +21,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
-import socket
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import httpx
@@ -35,7 +30,7 @@ import orjson
 
 from asgi_reasoning import ReasoningMiddleware
 from benchmarks._asgi import request_body, sse_events
-from benchmarks._common import machine_lines, markdown_table, median
+from benchmarks._common import machine_lines, markdown_table, median, uvicorn_server
 from benchmarks.streams import build_streams
 
 if TYPE_CHECKING:
@@ -43,7 +38,6 @@ if TYPE_CHECKING:
 
     from benchmarks._asgi import Message, Receive, Scope, Send
 
-REPOSITORY: Final = Path(__file__).resolve().parent.parent
 PACED_GAP_SECONDS: Final = 0.005
 _events_by_count: dict[int, list[Message]] = {}
 # Per request: wall-clock seconds, and the server process's CPU seconds in that time.
@@ -112,42 +106,11 @@ bare_app = _timed(scripted_app)
 wrapped_app = _timed(ReasoningMiddleware(scripted_app))
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def serve(app: str) -> Iterator[str]:
     """uvicorn serving ``benchmarks.e2e_raw:<app>`` on a free loopback port; its base URL."""
-    port = _free_port()
-    command = [
-        *(sys.executable, "-m", "uvicorn", f"benchmarks.e2e_raw:{app}"),
-        *("--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http", "httptools"),
-        *("--no-access-log", "--lifespan", "off", "--log-level", "warning"),
-    ]
-    # The repository on the path for `benchmarks`, not `src`: the installed build is measured.
-    environment = {**os.environ, "PYTHONPATH": str(REPOSITORY)}
-    server = subprocess.Popen(command, cwd=REPOSITORY, env=environment)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError(f"uvicorn for {app} exited with {server.returncode}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"uvicorn for {app} did not start in 30 s")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+    with uvicorn_server(f"benchmarks.e2e_raw:{app}") as base_url:
+        yield base_url
 
 
 @dataclass(frozen=True)
