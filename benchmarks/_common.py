@@ -13,10 +13,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Sequence
+    from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+
+    Key = TypeVar("Key", bound=Hashable)
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -62,6 +64,25 @@ def repeats_for(function: Callable[[], object], budget_seconds: float) -> int:
 
 def median(values: Iterable[float]) -> float:
     return statistics.median(list(values))
+
+
+def interleaved_medians(
+    calls: Mapping[Key, Callable[[], object]], rounds: int, budget_seconds: float
+) -> dict[Key, float]:
+    """The median time of each call over ``rounds`` rounds that run every call once.
+
+    Each call is repeated enough to fill ``budget_seconds`` per sample. The order reverses
+    every other round, so no call always runs first (or right after the same neighbour), and
+    the calls compared with each other run close together in time, under the same load.
+    """
+    repeats = {key: repeats_for(call, budget_seconds) for key, call in calls.items()}
+    samples: dict[Key, list[float]] = {key: [] for key in calls}
+    keys = list(calls)
+    for round_index in range(rounds):
+        gc.collect()
+        for key in keys[::-1] if round_index % 2 else keys:
+            samples[key].append(time_call(calls[key], repeats[key]))
+    return {key: median(values) for key, values in samples.items()}
 
 
 def cpu_model() -> str:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import gc
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,11 +36,9 @@ from benchmarks._asgi import (
 from benchmarks._common import (
     build_name,
     format_ratio,
+    interleaved_medians,
     machine_lines,
     markdown_table,
-    median,
-    repeats_for,
-    time_call,
 )
 
 if TYPE_CHECKING:
@@ -204,15 +201,7 @@ def run(rounds: int = 5, budget_seconds: float = 0.05, size: int = BODY_SIZE) ->
             calls[(api.name, case, "bare")] = _caller(bare, api)
             calls[(api.name, case, "wrapped")] = _caller(ReasoningMiddleware(bare), api)
             calls[(api.name, case, "orjson")] = functools.partial(orjson_round_trip, body)
-    repeats = {key: repeats_for(call, budget_seconds) for key, call in calls.items()}
-    samples: dict[tuple[str, str, str], list[float]] = {key: [] for key in calls}
-    for round_index in range(rounds):
-        gc.collect()
-        # The order rotates between rounds, so no contender always runs first.
-        keys = list(calls)
-        shift = round_index % len(keys)
-        for key in keys[shift:] + keys[:shift]:
-            samples[key].append(time_call(calls[key], repeats[key]))
+    seconds = interleaved_medians(calls, rounds, budget_seconds)
     results = []
     for api in APIS:
         for case in ("rewritten", "unchanged"):
@@ -224,11 +213,10 @@ def run(rounds: int = 5, budget_seconds: float = 0.05, size: int = BODY_SIZE) ->
                     case=case,
                     body_bytes=len(body),
                     added=max(
-                        median(samples[(api.name, case, "wrapped")])
-                        - median(samples[(api.name, case, "bare")]),
+                        seconds[(api.name, case, "wrapped")] - seconds[(api.name, case, "bare")],
                         0.0,
                     ),
-                    round_trip=median(samples[(api.name, case, "orjson")]),
+                    round_trip=seconds[(api.name, case, "orjson")],
                     output_ok=_output_ok(_caller(wrapped, api)(), case, body),
                 )
             )

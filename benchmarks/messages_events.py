@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import gc
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -26,11 +25,9 @@ from asgi_reasoning import ReasoningMiddleware
 from benchmarks._asgi import ASGIApp, Message, orjson_round_trips, run_to_completion, streaming_app
 from benchmarks._common import (
     format_ratio,
+    interleaved_medians,
     machine_lines,
     markdown_table,
-    median,
-    repeats_for,
-    time_call,
 )
 from benchmarks.streams import build_streams
 
@@ -230,25 +227,17 @@ def run(tokens: int = 2000, rounds: int = 5, budget_seconds: float = 0.05) -> li
             calls[(case.name, "baseline bare")] = functools.partial(call_app, case.baseline[0])
             calls[(case.name, "baseline")] = functools.partial(call_app, case.baseline[1])
         calls[(case.name, "orjson")] = orjson_round_trips(case.deltas)
-    repeats = {key: repeats_for(call, budget_seconds) for key, call in calls.items()}
-    samples: dict[tuple[str, str], list[float]] = {key: [] for key in calls}
-    for round_index in range(rounds):
-        gc.collect()
-        keys = list(calls)
-        for key in keys[::-1] if round_index % 2 else keys:
-            samples[key].append(time_call(calls[key], repeats[key]))
+    seconds = interleaved_medians(calls, rounds, budget_seconds)
     results = []
     for case in cases:
-        added = median(samples[(case.name, "wrapped")]) - median(samples[(case.name, "bare")])
+        added = seconds[(case.name, "wrapped")] - seconds[(case.name, "bare")]
         if case.baseline is not None:
-            added -= median(samples[(case.name, "baseline")]) - median(
-                samples[(case.name, "baseline bare")]
-            )
+            added -= seconds[(case.name, "baseline")] - seconds[(case.name, "baseline bare")]
         results.append(
             CaseResult(
                 case,
                 added / len(case.deltas),
-                median(samples[(case.name, "orjson")]) / len(case.deltas),
+                seconds[(case.name, "orjson")] / len(case.deltas),
                 client_text(call_app(case.wrapped)) == case.expected,
             )
         )

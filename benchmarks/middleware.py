@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import gc
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -31,11 +30,9 @@ from benchmarks._asgi import (
 )
 from benchmarks._common import (
     format_ratio,
+    interleaved_medians,
     machine_lines,
     markdown_table,
-    median,
-    repeats_for,
-    time_call,
 )
 from benchmarks.streams import build_streams
 
@@ -188,23 +185,13 @@ def run(
         calls[(case.name, "bare")] = functools.partial(call_app, case.bare, case.request)
         calls[(case.name, "wrapped")] = functools.partial(call_app, case.wrapped, case.request)
         calls[(case.name, "orjson")] = orjson_round_trips(case.payloads)
-    repeats = {key: repeats_for(call, budget_seconds) for key, call in calls.items()}
-    samples: dict[tuple[str, str], list[float]] = {key: [] for key in calls}
-    for round_index in range(rounds):
-        gc.collect()
-        for case in cases:
-            order = ("bare", "wrapped", "orjson")
-            if round_index % 2:
-                order = order[::-1]
-            for variant in order:
-                key = (case.name, variant)
-                samples[key].append(time_call(calls[key], repeats[key]))
+    seconds = interleaved_medians(calls, rounds, budget_seconds)
     return [
         CaseResult(
             case,
-            median(samples[(case.name, "bare")]),
-            median(samples[(case.name, "wrapped")]),
-            median(samples[(case.name, "orjson")]) / len(case.payloads),
+            seconds[(case.name, "bare")],
+            seconds[(case.name, "wrapped")],
+            seconds[(case.name, "orjson")] / len(case.payloads),
             _check_output(case),
         )
         for case in cases

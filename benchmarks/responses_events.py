@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import gc
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,11 +28,9 @@ from benchmarks._asgi import (
 )
 from benchmarks._common import (
     format_ratio,
+    interleaved_medians,
     machine_lines,
     markdown_table,
-    median,
-    repeats_for,
-    time_call,
 )
 from benchmarks.streams import build_streams
 
@@ -104,7 +101,8 @@ def _texts(messages: Sequence[Message]) -> tuple[str, str]:
         for line in raw.split(b"\n"):
             if line.startswith(b"data: "):
                 event = orjson.loads(line[6:])
-                if event["type"] == "response.reasoning_text.delta":
+                # The middleware's default parts are summaries (responses_reasoning).
+                if event["type"] == "response.reasoning_summary_text.delta":
                     reasoning.append(event["delta"])
                 elif event["type"] == "response.output_text.delta":
                     answer.append(event["delta"])
@@ -190,23 +188,13 @@ def run(tokens: int = 2000, rounds: int = 5, budget_seconds: float = 0.05) -> li
         calls[(case.name, "bare")] = functools.partial(_call, case.bare, request)
         calls[(case.name, "wrapped")] = functools.partial(_call, case.wrapped, request)
         calls[(case.name, "orjson")] = functools.partial(orjson_round_trip, case.delta_payload)
-    repeats = {key: repeats_for(call, budget_seconds) for key, call in calls.items()}
-    samples: dict[tuple[str, str], list[float]] = {key: [] for key in calls}
-    for round_index in range(rounds):
-        gc.collect()
-        for case in cases:
-            order = ("bare", "wrapped", "orjson")
-            if round_index % 2:
-                order = order[::-1]
-            for variant in order:
-                key = (case.name, variant)
-                samples[key].append(time_call(calls[key], repeats[key]))
+    seconds = interleaved_medians(calls, rounds, budget_seconds)
     return [
         CaseResult(
             case,
-            median(samples[(case.name, "bare")]),
-            median(samples[(case.name, "wrapped")]),
-            median(samples[(case.name, "orjson")]),
+            seconds[(case.name, "bare")],
+            seconds[(case.name, "wrapped")],
+            seconds[(case.name, "orjson")],
             _texts(_call(case.wrapped, request)) == case.expected,
         )
         for case in cases

@@ -6,14 +6,19 @@ installed (see benchmarks/install.sh) are skipped; our splitter and the ceiling 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 # The benchmarks compare against an orjson round trip: they need the [fast] extra.
 pytest.importorskip("orjson")
 
-from benchmarks import e2e, memory, middleware, splitter
+from benchmarks import e2e, memory, messages_events, middleware, responses_events, splitter
 from benchmarks.peers import PEER_FACTORIES, available_splitters, split_with_find
 from benchmarks.streams import build_streams
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 TINY_TOKENS = 60
 # Streams where every marker arrives whole, so a find loop without holdback splits right.
@@ -78,6 +83,15 @@ def test_middleware_benchmark_output_is_rewritten_right() -> None:
 
     assert [r.case.name for r in results if not r.output_ok] == []
     assert "SSE, reasoning" in middleware.render(results)
+
+
+@pytest.mark.parametrize("benchmark", [responses_events, messages_events])
+def test_per_event_benchmarks_of_responses_and_messages_read_their_output_right(
+    benchmark: ModuleType,
+) -> None:
+    results = benchmark.run(tokens=TINY_TOKENS, rounds=1, budget_seconds=0.0001)
+
+    assert [r.case.name for r in results if not r.output_ok] == []
 
 
 def test_memory_benchmark_sees_every_stream_in_flight() -> None:
