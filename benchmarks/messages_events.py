@@ -15,14 +15,19 @@ round trip (``loads`` then ``dumps``) of the same event's data.
 from __future__ import annotations
 
 import argparse
-import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
 from asgi_reasoning import ReasoningMiddleware
-from benchmarks._asgi import ASGIApp, Message, orjson_round_trips, run_to_completion, streaming_app
+from benchmarks._asgi import (
+    ASGIApp,
+    Message,
+    caller,
+    orjson_round_trips,
+    streaming_app,
+)
 from benchmarks._common import (
     format_ratio,
     interleaved_medians,
@@ -92,42 +97,6 @@ def message_events(tokens: Sequence[str]) -> tuple[list[bytes], list[bytes]]:
         _event({"type": "message_stop"}),
     ]
     return events, [orjson.dumps(delta) for delta in deltas]
-
-
-def _scope() -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.4"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": MESSAGES_PATH,
-        "raw_path": MESSAGES_PATH.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"127.0.0.1:8000"), (b"content-type", b"application/json")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-        "state": {},
-        "extensions": {},
-    }
-
-
-def call_app(app: ASGIApp) -> list[Message]:
-    sent: list[Message] = []
-    request: list[Message] = [
-        {"type": "http.request", "body": REQUEST, "more_body": False},
-        {"type": "http.disconnect"},
-    ]
-
-    async def receive() -> Message:
-        return request.pop(0) if len(request) > 1 else request[0]
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    run_to_completion(app(_scope(), receive, send))
-    return sent
 
 
 def client_text(messages: Sequence[Message]) -> tuple[str, str]:
@@ -221,11 +190,11 @@ def run(tokens: int = 2000, rounds: int = 5, budget_seconds: float = 0.05) -> li
     cases = build_cases(tokens)
     calls: dict[tuple[str, str], Callable[[], object]] = {}
     for case in cases:
-        calls[(case.name, "bare")] = functools.partial(call_app, case.bare)
-        calls[(case.name, "wrapped")] = functools.partial(call_app, case.wrapped)
+        calls[(case.name, "bare")] = caller(case.bare, MESSAGES_PATH, REQUEST)
+        calls[(case.name, "wrapped")] = caller(case.wrapped, MESSAGES_PATH, REQUEST)
         if case.baseline is not None:
-            calls[(case.name, "baseline bare")] = functools.partial(call_app, case.baseline[0])
-            calls[(case.name, "baseline")] = functools.partial(call_app, case.baseline[1])
+            calls[(case.name, "baseline bare")] = caller(case.baseline[0], MESSAGES_PATH, REQUEST)
+            calls[(case.name, "baseline")] = caller(case.baseline[1], MESSAGES_PATH, REQUEST)
         calls[(case.name, "orjson")] = orjson_round_trips(case.deltas)
     seconds = interleaved_medians(calls, rounds, budget_seconds)
     results = []
@@ -238,7 +207,7 @@ def run(tokens: int = 2000, rounds: int = 5, budget_seconds: float = 0.05) -> li
                 case,
                 added / len(case.deltas),
                 seconds[(case.name, "orjson")] / len(case.deltas),
-                client_text(call_app(case.wrapped)) == case.expected,
+                client_text(caller(case.wrapped, MESSAGES_PATH, REQUEST)()) == case.expected,
             )
         )
     return results
