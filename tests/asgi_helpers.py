@@ -13,13 +13,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from asgi_reasoning import ReasoningMiddleware
+from asgi_reasoning.apis.base import UnfilterableError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
     import anyio
 
+    from asgi_reasoning.apis.base import WireAPI
     from asgi_reasoning.asgi import ASGIApp, Message, Receive, Scope, Send
+    from asgi_reasoning.policy import Policy
 
 JSONObject = dict[str, Any]
 Headers = list[tuple[bytes, bytes]]
@@ -388,3 +391,22 @@ async def strip_stream_body(
         if text is not None:
             json.loads(text)
     return recorder.body
+
+
+def rewritten_stream(
+    api: WireAPI, stream: Sequence[JSONObject], policy: Policy
+) -> list[JSONObject]:
+    """The events a client gets of ``stream`` from ``api``'s rewriter, as parsed JSON.
+
+    An ``error`` event ends them where strip failed closed (``UnfilterableError``).
+    """
+    rewriter = api.new_stream(policy, {})
+    out: list[JSONObject] = []
+    try:
+        for event in stream:
+            rewritten = rewriter.rewrite(json.loads(json.dumps(event)))
+            out += [event] if rewritten is None else rewritten
+        out += rewriter.flush()
+    except UnfilterableError:
+        out.append(api.error_event("withheld"))
+    return out

@@ -30,6 +30,7 @@ from tests.asgi_helpers import (
     json_request,
     record,
     response_app,
+    rewritten_stream,
     sse_app,
     sse_event,
     strip_stream_body,
@@ -139,17 +140,7 @@ def events(preset: str) -> st.SearchStrategy[Payload]:
 
 
 def run(stream: list[Payload], p: Policy) -> list[Payload]:
-    """The events a client gets; an ``error`` event ends them where strip failed closed."""
-    rewriter = API.new_stream(p, {})
-    out: list[Payload] = []
-    try:
-        for event in stream:
-            rewritten = rewriter.rewrite(json.loads(json.dumps(event)))
-            out += [event] if rewritten is None else rewritten
-        out += rewriter.flush()
-    except UnfilterableError:
-        out.append(API.error_event("withheld"))
-    return out
+    return rewritten_stream(API, stream, p)
 
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
